@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Release builds use the host CPU's vector units (AVX-512 on the reference machine).
+/// Set `KILN_PORTABLE=1` to build for baseline x86-64 instead (README: "Other CPUs").
+let portable = Context.environment["KILN_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+let nativeFlags: [SwiftSetting] = portable ? [] : [
+    .unsafeFlags(["-target-cpu", "native"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "KilnTensor", targets: ["KilnTensor"]),
+        .library(name: "KilnOps", targets: ["KilnOps"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Runtime side.
+        .target(name: "KilnTensor", swiftSettings: nativeFlags),
+        .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
+        .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
+    ]
+)
