@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "KilnTensor", targets: ["KilnTensor"]),
         .library(name: "KilnOps", targets: ["KilnOps"]),
+        .library(name: "KilnIR", targets: ["KilnIR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,6 +23,8 @@ let package = Package(
         // Runtime side.
         .target(name: "KilnTensor", swiftSettings: nativeFlags),
         .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
+        // Compiler side.
+        .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
     ]
 )

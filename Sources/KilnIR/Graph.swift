@@ -1,0 +1,128 @@
+import KilnOps
+import KilnTensor
+
+/// Identifies a value of one graph (an index into ``Graph/values``).
+public struct ValueID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let index: Int
+    public init(_ index: Int) { self.index = index }
+    public static func < (a: ValueID, b: ValueID) -> Bool { a.index < b.index }
+    public var description: String { "v\(index)" }
+}
+
+/// Where a node came from: a capture site (`model.swift:12`), an ONNX node name, a module path.
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    public var description: String { text }
+}
+
+/// One SSA value: a graph input, a constant, or a node result.
+public struct Value: Sendable {
+    /// How the value is defined.
+    public enum Definition: Sendable {
+        case input
+        /// A constant with its data (which may borrow from a memory-mapped sidecar file).
+        case constant(Tensor)
+        /// Result `result` of node `node` (an index into ``Graph/nodes``).
+        case result(node: Int, result: Int)
+    }
+
+    /// Name in the text form, without the `%`.
+    public var name: String
+    public var type: TensorType
+    public var definition: Definition
+
+    public init(name: String, type: TensorType, definition: Definition) {
+        self.name = name
+        self.type = type
+        self.definition = definition
+    }
+
+    /// The constant data, if this value is a constant.
+    public var constantData: Tensor? {
+        if case .constant(let t) = definition { return t }
+        return nil
+    }
+}
+
+/// One op application.
+public struct Node: Sendable {
+    public var op: OpSchema
+    /// Arguments in the op's parameter order; tensors refer to values.
+    public var arguments: [Argument<ValueID>]
+    public var results: [ValueID]
+    /// Stable identity that survives passes, carried into the `.pte` and plans.
+    public var debugHandle: Int
+    public var location: SourceLocation?
+
+    public init(op: OpSchema, arguments: [Argument<ValueID>], results: [ValueID], debugHandle: Int,
+                location: SourceLocation? = nil) {
+        self.op = op
+        self.arguments = arguments
+        self.results = results
+        self.debugHandle = debugHandle
+        self.location = location
+    }
+
+    /// Every value the node reads, in argument order.
+    public var operands: [ValueID] { arguments.flatMap(\.tensors) }
+}
+
+/// A model as SSA values in topological order: inputs, constants, nodes, outputs.
+///
+/// ```swift
+/// var b = GraphBuilder(name: "forward")
+/// let x = try b.input("x", TensorType(.float32, static: [1, 4]))
+/// let y = try b.call("relu", [x])[0]
+/// b.output(y)
+/// let graph = try b.finish()
+/// ```
+public struct Graph: Sendable {
+    /// The method name (`forward`).
+    public var name: String
+    /// Symbols the shapes may use, with their ranges.
+    public var symbols: [Symbol]
+    /// Every value; ``ValueID`` indexes this.
+    public var values: [Value]
+    public var inputs: [ValueID]
+    /// Constants in declaration order.
+    public var constants: [ValueID]
+    public var nodes: [Node]
+    public var outputs: [ValueID]
+
+    public init(name: String, symbols: [Symbol] = [], values: [Value] = [], inputs: [ValueID] = [],
+                constants: [ValueID] = [], nodes: [Node] = [], outputs: [ValueID] = []) {
+        self.name = name
+        self.symbols = symbols
+        self.values = values
+        self.inputs = inputs
+        self.constants = constants
+        self.nodes = nodes
+        self.outputs = outputs
+    }
+
+    public subscript(_ id: ValueID) -> Value {
+        get { values[id.index] }
+        set { values[id.index] = newValue }
+    }
+
+    /// The type of a value.
+    public func type(of id: ValueID) -> TensorType { values[id.index].type }
+
+    /// The node that defines `id`, if it is a node result.
+    public func definingNode(of id: ValueID) -> Node? {
+        if case .result(let n, _) = values[id.index].definition { return nodes[n] }
+        return nil
+    }
+
+    /// How a node reads in messages: `%3 = convolution (#5, loc("blocks.0.conv"))`.
+    public func describe(_ node: Node) -> String {
+        let results = node.results.map { $0.index < values.count ? "%" + values[$0.index].name : "%?" }
+        var text = "\(results.joined(separator: ", ")) = \(node.op.name) (#\(node.debugHandle)"
+        if let loc = node.location { text += ", loc(\"\(loc.text)\")" }
+        return text + ")"
+    }
+
+    /// The next debug handle not used by any node.
+    public var nextDebugHandle: Int { (nodes.map(\.debugHandle).max() ?? -1) + 1 }
+}
