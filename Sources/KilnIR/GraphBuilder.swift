@@ -32,6 +32,9 @@ public struct GraphBuilder {
 
     /// Adds a graph input.
     public mutating func input(_ name: String, _ type: TensorType) throws(IRError) -> ValueID {
+        if let bad = type.shape.first(where: { $0.lowerBound < 0 }) {
+            throw IRError(.negativeDim, "input %\(name) has dimension \(bad), which can be negative", subject: "input %\(name)")
+        }
         let id = ValueID(graph.values.count)
         graph.values.append(Value(name: try claim(name), type: type, definition: .input))
         graph.inputs.append(id)

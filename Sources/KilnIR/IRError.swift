@@ -26,6 +26,7 @@ public struct IRError: Error, Equatable, Sendable, CustomStringConvertible {
         // Graph structure and types (the verifier).
         case duplicateName
         case invalidName
+        case negativeDim
         case undefinedValue
         case arity
         case opRule

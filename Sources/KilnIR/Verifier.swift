@@ -53,6 +53,9 @@ public enum Verifier {
             if !names.insert(v.name).inserted { fail(.duplicateName, "value %\(v.name) is defined more than once", subject) }
             if !defined.insert(id).inserted { fail(.duplicateName, "value %\(v.name) is defined by two definitions", subject) }
             checkSymbols(v.type, subject)
+            if let bad = v.type.shape.first(where: { $0.lowerBound < 0 }) {
+                fail(.negativeDim, "%\(v.name) has dimension \(bad), which can be negative", subject)
+            }
             return true
         }
 

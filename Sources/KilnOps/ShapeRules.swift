@@ -32,7 +32,9 @@ extension OpArguments where T == TensorType {
 
     public func requireRank(_ t: TensorType, _ ranks: ClosedRange<Int>, argument: String) throws {
         guard ranks.contains(t.rank) else {
-            let expected = ranks.count == 1 ? "rank \(ranks.lowerBound)" : "rank \(ranks.lowerBound) to \(ranks.upperBound)"
+            let expected = ranks.count == 1 ? "rank \(ranks.lowerBound)"
+                : ranks.upperBound == Int.max ? "rank \(ranks.lowerBound) or more"
+                : "rank \(ranks.lowerBound) to \(ranks.upperBound)"
             throw error("expected \(expected), got \(t)", argument: argument)
         }
     }

@@ -54,7 +54,8 @@ public enum KIRFile {
         return String(path[...slash])
     }
 
-    static func fileName(of path: String) -> String {
+    /// The last path component: `mlp.kir` for `models/mlp.kir`.
+    public static func fileName(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }

@@ -143,7 +143,9 @@ private struct Parser {
         try expectWord("graph", "to start the graph (or 'kir', 'sidecar', 'symbol' before it)")
         guard case .global(let name) = current.kind else { throw expected("the graph name like @forward", "after 'graph'") }
         _ = take()
+        let declared = builder.graph.symbols
         builder = GraphBuilder(name: name)
+        for s in declared { builder.symbol(s.name, range: s.range) }
         try expect("(", "after the graph name")
         if !accept(")") {
             repeat {

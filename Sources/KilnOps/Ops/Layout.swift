@@ -125,11 +125,11 @@ private func sliceLength(_ args: OpArguments<TensorType>, size: Dim, start: Int,
     if let n = size.staticValue {
         func clamp(_ v: Int) -> Int { Swift.min(Swift.max(v < 0 ? v + n : v, 0), n) }
         let (s, e) = (clamp(start), clamp(end))
-        return Dim(e > s ? (e - s + step - 1) / step : 0)
+        return Dim(e > s ? (e - s - 1) / step + 1 : 0)
     }
     // Symbolic size: each bound must resolve the same way for every size in range.
     func resolve(_ v: Int) -> Dim? {
-        if v < 0 { return -v <= size.lowerBound ? try? size + Dim(v) : nil }
+        if v < 0 { return v >= -size.lowerBound ? try? size + Dim(v) : nil }
         if v >= size.upperBound { return size }
         return v <= size.lowerBound ? Dim(v) : nil
     }

@@ -39,8 +39,10 @@ let convolutionOps: [OpSchema] = [
     }
     let kernel = [kh, kw]
     // Input channels and output channels, per the two weight layouts.
-    let inChannels = transposed ? wOut : wIn * groups
-    let outChannels = transposed ? wIn * groups : wOut
+    let (grouped, overflow) = wIn.multipliedReportingOverflow(by: groups)
+    guard !overflow else { throw args.error("weight dim 1 (\(wIn)) times groups (\(groups)) overflows", argument: "groups") }
+    let inChannels = transposed ? wOut : grouped
+    let outChannels = transposed ? grouped : wOut
     guard let c = x.shape[1].staticValue, c == inChannels else {
         throw args.error("input has \(x.shape[1]) channels, weight \(w) with groups=\(groups) expects \(inChannels)",
                          argument: "input")
@@ -69,14 +71,16 @@ let convolutionOps: [OpSchema] = [
     var shape = [x.shape[0], Dim(outChannels)]
     for i in 0..<2 {
         let size = x.shape[2 + i]
-        let span = dilation[i].saturatingMul(kernel[i] - 1)
         let out: Dim = try args.dims {
+            // All arithmetic on Dim: attribute values come from files and may be huge.
+            let span = try Dim(dilation[i]) * Dim(kernel[i] - 1)
+            let pad = try Dim(2) * Dim(padding[i])
             if transposed {
                 // (in - 1) * stride - 2 * pad + dilation * (k - 1) + output_padding + 1
-                return try (size - 1) * Dim(stride[i]) + Dim(span - 2 * padding[i] + outputPadding[i] + 1)
+                return try (size - 1) * Dim(stride[i]) - pad + span + Dim(outputPadding[i]) + 1
             }
             // floor((in + 2 * pad - dilation * (k - 1) - 1) / stride) + 1
-            return try (size + Dim(2 * padding[i] - span - 1)).floorDivided(by: stride[i]) + 1
+            return try (size + pad - span - 1).floorDivided(by: stride[i]) + 1
         }
         guard out.lowerBound > 0 else {
             throw args.error("output size \(out) along spatial dim \(i) is not positive "
