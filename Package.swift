@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KilnTensor", targets: ["KilnTensor"]),
         .library(name: "KilnOps", targets: ["KilnOps"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
+        .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,17 @@ let package = Package(
         .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
+        .executableTarget(
+            name: "KilnCLI",
+            dependencies: [
+                "KilnTensor", "KilnOps", "KilnIR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: nativeFlags
+        ),
+        .executableTarget(name: "GenerateExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Generate"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI"]),
     ]
 )

@@ -76,7 +76,7 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
     /// Checks the argument count and each argument's kind against the parameters.
     public func validate<T>(_ arguments: [Argument<T>]) throws(OpError) {
         guard arguments.count == parameters.count else {
-            throw OpError(op: name, "expected \(parameters.count) arguments (\(signature)), got \(arguments.count)")
+            throw OpError(op: name, "expected \(parameters.count) argument\(parameters.count == 1 ? "" : "s") (\(signature)), got \(arguments.count)")
         }
         for (p, a) in zip(parameters, arguments) where !a.matches(p.kind) {
             throw OpError(op: name, argument: p.name, "expected \(p.kind), got \(a.kindDescription)")

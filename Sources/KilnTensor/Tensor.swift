@@ -104,6 +104,29 @@ public struct Tensor: @unchecked Sendable, Equatable, CustomStringConvertible {
         return try body(UnsafeMutableRawBufferPointer(start: storage.baseAddress + byteOffset, count: byteCount))
     }
 
+    /// The element bytes, writable in place with no copy on write.
+    ///
+    /// For kernels writing into output tensors their caller allocated for them (the evaluator,
+    /// the runtime's arena). Other code should use ``withUnsafeMutableRawBytes(_:)``.
+    public var unsafeMutableRawBytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: storage.baseAddress + byteOffset, count: byteCount)
+    }
+
+    /// The elements as `T` (which must match ``dtype``), for reading in kernels.
+    public func unsafeBuffer<T: TensorElement>(of type: T.Type) -> UnsafeBufferPointer<T> {
+        precondition(T.dtype == dtype, "unsafeBuffer(of: \(T.self)) on a \(dtype) tensor")
+        return UnsafeBufferPointer(start: (storage.baseAddress + byteOffset).assumingMemoryBound(to: T.self),
+                                   count: elementCount)
+    }
+
+    /// The elements as `T` (which must match ``dtype``), writable in place with no copy on write;
+    /// see ``unsafeMutableRawBytes``.
+    public func unsafeMutableBuffer<T: TensorElement>(of type: T.Type) -> UnsafeMutableBufferPointer<T> {
+        precondition(T.dtype == dtype, "unsafeMutableBuffer(of: \(T.self)) on a \(dtype) tensor")
+        return UnsafeMutableBufferPointer(start: (storage.baseAddress + byteOffset).assumingMemoryBound(to: T.self),
+                                          count: elementCount)
+    }
+
     /// True when the data pointer is a multiple of `alignment` bytes.
     public func isAligned(to alignment: Int) -> Bool {
         Int(bitPattern: storage.baseAddress + byteOffset) % alignment == 0

@@ -17,7 +17,11 @@ let layoutOps: [OpSchema] = [
                           .init("end_dim", .int, default: .int(-1))],
              pte: nil) { args in
         let x = args.tensor("self")
-        if x.rank == 0 { return [TensorType(x.dtype, [1])] }
+        if x.rank == 0 {
+            _ = try args.axis(args.int("start_dim"), rank: 0, argument: "start_dim")
+            _ = try args.axis(args.int("end_dim"), rank: 0, argument: "end_dim")
+            return [TensorType(x.dtype, [1])]
+        }
         let start = try args.axis(args.int("start_dim"), rank: x.rank, argument: "start_dim")
         let end = try args.axis(args.int("end_dim"), rank: x.rank, argument: "end_dim")
         guard start <= end else {
@@ -41,7 +45,11 @@ let layoutOps: [OpSchema] = [
              parameters: [.init("self", .tensor), .init("dim0", .int), .init("dim1", .int)],
              pte: nil) { args in
         let x = args.tensor("self")
-        if x.rank == 0 { _ = try args.axis(args.int("dim0"), rank: 0, argument: "dim0"); return [x] }
+        if x.rank == 0 {
+            _ = try args.axis(args.int("dim0"), rank: 0, argument: "dim0")
+            _ = try args.axis(args.int("dim1"), rank: 0, argument: "dim1")
+            return [x]
+        }
         let a = try args.axis(args.int("dim0"), rank: x.rank, argument: "dim0")
         let b = try args.axis(args.int("dim1"), rank: x.rank, argument: "dim1")
         var shape = x.shape

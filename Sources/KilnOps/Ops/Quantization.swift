@@ -2,7 +2,8 @@ import KilnTensor
 
 /// PT2E's `quantized_decomposed` family: explicit quantize/dequantize and qparam selection.
 ///
-/// Quantize: `q = clamp(round_half_even(x / scale) + zero_point, quant_min, quant_max)`;
+/// Quantize: `q = clamp(round_half_even(x * (1 / scale)) + zero_point, quant_min, quant_max)` (PyTorch
+/// multiplies by the reciprocal; the per-token and per-group forms add the zero point before rounding);
 /// dequantize: `x = (q - zero_point) * scale`. 4-bit values use an int8 tensor with range -8...7
 /// (packing two per byte is a storage choice made when constants are folded).
 let quantizationOps: [OpSchema] = [
@@ -28,13 +29,14 @@ let quantizationOps: [OpSchema] = [
         try perGroupParams(args, x)
     },
     dequantize("dequantize_per_channel_group", pte: "out", scale: .tensor, zeroPoint: .optional(.tensor),
-               groupSize: true) { args, x in
+               groupSize: true, outDType: Parameter("output_dtype", .dtype, default: .dtype(.float32))) { args, x in
         try perGroupParams(args, x)
     },
     quantize("quantize_per_token", pte: "out", scale: .tensor, zeroPoint: .tensor) { args, x in
         try perTokenParams(args, x)
     },
-    dequantize("dequantize_per_token", pte: "out", scale: .tensor, zeroPoint: .tensor) { args, x in
+    dequantize("dequantize_per_token", pte: "out", scale: .tensor, zeroPoint: .tensor,
+               outDType: Parameter("output_dtype", .dtype)) { args, x in
         try perTokenParams(args, x)
     },
     OpSchema("quantized_decomposed.choose_qparams.tensor",
@@ -62,9 +64,13 @@ let quantizationOps: [OpSchema] = [
 ]
 
 /// The parameters every quantize/dequantize form has after its scale and zero point.
-private func quantParameters(scale: ArgumentKind, zeroPoint: ArgumentKind, axis: Bool, groupSize: Bool) -> [Parameter] {
-    let scaleName = scale == .float ? "scale" : "scales"
-    let zeroName = zeroPoint == .int ? "zero_point" : "zero_points"
+/// Per-tensor forms call their qparams `scale` / `zero_point` (numbers or one-element tensors);
+/// the others `scales` / `zero_points`, as upstream does.
+private func quantParameters(_ name: String, scale: ArgumentKind, zeroPoint: ArgumentKind, axis: Bool,
+                             groupSize: Bool) -> [Parameter] {
+    let perTensor = name.contains("per_tensor")
+    let scaleName = perTensor ? "scale" : "scales"
+    let zeroName = perTensor ? "zero_point" : "zero_points"
     var params: [Parameter] = [.init("input", .tensor), .init(scaleName, scale), .init(zeroName, zeroPoint)]
     if axis { params.append(.init("axis", .int)) }
     params += [.init("quant_min", .int), .init("quant_max", .int), .init("dtype", .dtype)]
@@ -77,8 +83,8 @@ private typealias ParamCheck = @Sendable (OpArguments<TensorType>, TensorType) t
 private func quantize(_ name: String, pte: String, scale: ArgumentKind, zeroPoint: ArgumentKind,
                       axis: Bool = false, groupSize: Bool = false, check: @escaping ParamCheck) -> OpSchema {
     let base = name.split(separator: ".")[0]
-    return OpSchema("quantized_decomposed.\(name)", summary: "float to integer: clamp(round(x / scale) + zero_point)",
-                    parameters: quantParameters(scale: scale, zeroPoint: zeroPoint, axis: axis, groupSize: groupSize),
+    return OpSchema("quantized_decomposed.\(name)", summary: "float to integer: clamp(round(x * (1 / scale)) + zero_point)",
+                    parameters: quantParameters(name, scale: scale, zeroPoint: zeroPoint, axis: axis, groupSize: groupSize),
                     pte: PTEOperator("quantized_decomposed::\(base)", pte)) { args in
         let x = args.tensor("input")
         try args.requireFloat(x, argument: "input")
@@ -88,11 +94,16 @@ private func quantize(_ name: String, pte: String, scale: ArgumentKind, zeroPoin
     }
 }
 
+/// `outDType` is the trailing result-dtype parameter: upstream calls it `out_dtype` (optional) on the
+/// per-tensor and per-channel forms, and `output_dtype` on the per-token (required) and per-group
+/// (default float32) forms.
 private func dequantize(_ name: String, pte: String, scale: ArgumentKind, zeroPoint: ArgumentKind,
-                        axis: Bool = false, groupSize: Bool = false, check: @escaping ParamCheck) -> OpSchema {
+                        axis: Bool = false, groupSize: Bool = false,
+                        outDType: Parameter = Parameter("out_dtype", .optional(.dtype)),
+                        check: @escaping ParamCheck) -> OpSchema {
     let base = name.split(separator: ".")[0]
-    var params = quantParameters(scale: scale, zeroPoint: zeroPoint, axis: axis, groupSize: groupSize)
-    params.append(.init("out_dtype", .optional(.dtype)))
+    var params = quantParameters(name, scale: scale, zeroPoint: zeroPoint, axis: axis, groupSize: groupSize)
+    params.append(outDType)
     return OpSchema("quantized_decomposed.\(name)", summary: "integer to float: (q - zero_point) * scale",
                     parameters: params, pte: PTEOperator("quantized_decomposed::\(base)", pte)) { args in
         let x = args.tensor("input")
@@ -101,8 +112,10 @@ private func dequantize(_ name: String, pte: String, scale: ArgumentKind, zeroPo
             throw args.error("input is \(x.dtype), dtype says \(args.dtype("dtype"))", argument: "input")
         }
         try check(args, x)
-        let out = args.optionalDType("out_dtype") ?? .float32
-        guard out.isFloatingPoint else { throw args.error("expected a floating-point out_dtype, got \(out)", argument: "out_dtype") }
+        let out = args.optionalDType(outDType.name) ?? .float32
+        guard out.isFloatingPoint else {
+            throw args.error("expected a floating-point \(outDType.name), got \(out)", argument: outDType.name)
+        }
         return [TensorType(out, x.shape)]
     }
 }
@@ -123,19 +136,21 @@ private func checkRange(_ args: OpArguments<TensorType>) throws {
 
 /// Scale and zero point given as numbers, or as one-element tensors (float scale, integer zero point).
 private func perTensorParams(_ args: OpArguments<TensorType>) throws {
-    if case .float(let s) = args["scale"], !(s > 0 && s.isFinite) {
+    switch args["scale"] {
+    case .float(let s) where !(s > 0 && s.isFinite):
         throw args.error("expected a positive finite scale, got \(s)", argument: "scale")
+    case .tensor(let s):
+        try requireOneElement(args, s, "scale", float: true)
+    default:
+        break
     }
-    if let s = args.optionalTensorIfTensor("scales") {
-        try requireOneElement(args, s, "scales", float: true)
-    }
-    if let z = args.optionalTensorIfTensor("zero_points") {
-        try requireOneElement(args, z, "zero_points", float: false)
+    if case .tensor(let z) = args["zero_point"] {
+        try requireOneElement(args, z, "zero_point", float: false)
     }
 }
 
 private func requireOneElement(_ args: OpArguments<TensorType>, _ t: TensorType, _ name: String, float: Bool) throws {
-    guard t.staticShape.map({ $0.reduce(1, *) == 1 }) == true else {
+    guard let shape = t.staticShape, (try? Shape.elementCount(shape)) == 1 else {
         throw args.error("expected a one-element tensor, got \(t)", argument: name)
     }
     guard float ? t.dtype.isFloatingPoint : t.dtype.isInteger else {
@@ -145,6 +160,7 @@ private func requireOneElement(_ args: OpArguments<TensorType>, _ t: TensorType,
 
 /// Scales (and zero points) of shape [input.shape[axis]].
 private func perChannelParams(_ args: OpArguments<TensorType>, _ x: TensorType) throws {
+    try args.requireRank(x, 1...Int.max, argument: "input")
     let axis = try args.axis(args.int("axis"), rank: x.rank, argument: "axis")
     try requireParams(args, shape: [x.shape[axis]], "of dim \(axis)")
 }
@@ -175,13 +191,5 @@ private func requireParams(_ args: OpArguments<TensorType>, shape: [Dim], _ what
             throw args.error("expected numeric zero points, got \(z.dtype)", argument: "zero_points")
         }
         guard z.shape == shape else { throw args.error("expected shape \(shape) (\(what)), got \(z)", argument: "zero_points") }
-    }
-}
-
-extension OpArguments {
-    /// The tensor in parameter `name`, if the schema has that parameter and it holds a tensor.
-    fileprivate func optionalTensorIfTensor(_ name: String) -> T? {
-        guard schema.parameterIndex(name) != nil else { return nil }
-        return optionalTensor(name)
     }
 }

@@ -37,6 +37,7 @@ let convolutionOps: [OpSchema] = [
           let wIn = w.shape[1].staticValue, let wOut = w.shape[0].staticValue else {
         throw args.error("weight dims must be static, got \(w)", argument: "weight")
     }
+    guard kh > 0, kw > 0 else { throw args.error("expected a non-empty kernel, got \(w)", argument: "weight") }
     let kernel = [kh, kw]
     // Input channels and output channels, per the two weight layouts.
     let (grouped, overflow) = wIn.multipliedReportingOverflow(by: groups)
@@ -47,7 +48,7 @@ let convolutionOps: [OpSchema] = [
         throw args.error("input has \(x.shape[1]) channels, weight \(w) with groups=\(groups) expects \(inChannels)",
                          argument: "input")
     }
-    guard (transposed ? wOut : wOut) % groups == 0 else {
+    guard wOut % groups == 0 else {
         throw args.error("\(transposed ? "input" : "output") channels \(wOut) are not divisible by groups=\(groups)",
                          argument: "groups")
     }
