@@ -37,6 +37,7 @@ let package = Package(
         .executableTarget(name: "GenerateExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Generate"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
+        .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI"]),
     ]
 )

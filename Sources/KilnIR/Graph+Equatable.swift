@@ -26,9 +26,18 @@ extension Graph: Equatable {
                   x.results.count == y.results.count, zip(x.results, y.results).allSatisfy(sameValue) else { return false }
             let ax = x.arguments.map { $0.map { na[$0] ?? -1 } }
             let ay = y.arguments.map { $0.map { nb[$0] ?? -1 } }
-            guard ax == ay else { return false }
+            guard ax.count == ay.count, zip(ax, ay).allSatisfy(sameArgument) else { return false }
         }
         return true
+    }
+
+    /// Arguments compare as written: floats by bits (so -0.0 differs from 0.0), any NaN equal to
+    /// any NaN (so a graph with a NaN attribute equals itself).
+    private static func sameArgument(_ a: Argument<Int>, _ b: Argument<Int>) -> Bool {
+        if case .float(let x) = a, case .float(let y) = b {
+            return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+        }
+        return a == b
     }
 
     /// Each defined value's position: inputs, then constants, then node results in node order.

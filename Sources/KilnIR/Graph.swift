@@ -117,12 +117,16 @@ public struct Graph: Sendable {
 
     /// How a node reads in messages: `%3 = convolution (#5, loc("blocks.0.conv"))`.
     public func describe(_ node: Node) -> String {
-        let results = node.results.map { $0.index < values.count ? "%" + values[$0.index].name : "%?" }
+        let results = node.results.map { $0.index >= 0 && $0.index < values.count ? "%" + values[$0.index].name : "%?" }
         var text = "\(results.joined(separator: ", ")) = \(node.op.name) (#\(node.debugHandle)"
         if let loc = node.location { text += ", loc(\"\(loc.text)\")" }
         return text + ")"
     }
 
-    /// The next debug handle not used by any node.
-    public var nextDebugHandle: Int { (nodes.map(\.debugHandle).max() ?? -1) + 1 }
+    /// One more than the largest debug handle in use (0 for no nodes); `Int.max` once that is
+    /// in use, so a handle read from a file cannot make it overflow.
+    public var nextDebugHandle: Int {
+        let largest = nodes.map(\.debugHandle).max() ?? -1
+        return largest < Int.max ? largest + 1 : Int.max
+    }
 }

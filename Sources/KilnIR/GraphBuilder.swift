@@ -79,7 +79,6 @@ public struct GraphBuilder {
                                 resultTypes: [TensorType]?, debugHandle: Int?,
                                 location: SourceLocation?) throws(IRError) -> [ValueID] {
         let handle = debugHandle ?? nextHandle
-        nextHandle = Swift.max(nextHandle, handle + 1)
         let subject = "\(schema.name) (#\(handle)\(location.map { ", loc(\"\($0.text)\")" } ?? ""))"
         // Types of the operands; every operand must already exist.
         var typed: [Argument<TensorType>] = []
@@ -101,13 +100,12 @@ public struct GraphBuilder {
         do {
             inferred = try schema.inferTypes(typed)
         } catch {
-            throw IRError(error.argument == nil && error.message.hasPrefix("expected \(schema.parameters.count) arguments")
-                            ? .arity : .opRule,
+            throw IRError(error.argument == nil && arguments.count != schema.parameters.count ? .arity : .opRule,
                           error.description, subject: subject)
         }
         if let resultTypes {
             guard resultTypes.count == inferred.count else {
-                throw IRError(.resultCount, "\(schema.name) has \(inferred.count) results, \(resultTypes.count) types given",
+                throw IRError(.resultCount, "\(schema.name) has \(inferred.count) result\(inferred.count == 1 ? "" : "s"), \(resultTypes.count) types given",
                               subject: subject)
             }
             for (i, (declared, actual)) in zip(resultTypes, inferred).enumerated() where declared != actual {
@@ -115,10 +113,18 @@ public struct GraphBuilder {
                               subject: subject)
             }
         }
-        if let resultNames, resultNames.count != inferred.count {
-            throw IRError(.resultCount, "\(schema.name) has \(inferred.count) results, \(resultNames.count) names given",
-                          subject: subject)
+        if let resultNames {
+            guard resultNames.count == inferred.count else {
+                throw IRError(.resultCount, "\(schema.name) has \(inferred.count) result\(inferred.count == 1 ? "" : "s"), \(resultNames.count) names given",
+                              subject: subject)
+            }
+            // Checked before any is claimed, so a failed call leaves the builder as it was.
+            var seen = Set<String>()
+            for name in resultNames where usedNames.contains(name) || !seen.insert(name).inserted {
+                throw IRError(.duplicateName, "value %\(name) is defined more than once", subject: subject)
+            }
         }
+        nextHandle = Swift.max(nextHandle, handle < Int.max ? handle + 1 : handle)  // no overflow from file contents
         let nodeIndex = graph.nodes.count
         var results: [ValueID] = []
         for (i, type) in inferred.enumerated() {

@@ -102,11 +102,11 @@ public enum Verifier {
             do {
                 let inferred = try node.op.inferTypes(typed)
                 guard inferred.count == node.results.count else {
-                    fail(.resultCount, "\(node.op.name) has \(inferred.count) results, the node has \(node.results.count)", subject)
+                    fail(.resultCount, "\(node.op.name) has \(inferred.count) result\(inferred.count == 1 ? "" : "s"), the node has \(node.results.count)", subject)
                     continue
                 }
                 for (i, (id, type)) in zip(node.results, inferred).enumerated()
-                where id.index < graph.values.count && graph[id].type != type {
+                where id.index >= 0 && id.index < graph.values.count && graph[id].type != type {
                     fail(.resultType, "result \(i) is typed \(graph[id].type), but \(node.op.name) gives \(type)", subject)
                 }
             } catch {

@@ -51,6 +51,11 @@ private struct Parser {
     var sidecarToken: Token?
     var sidecarFile: MappedFile?
     var handles: Set<Int> = []
+    /// Open lists and parentheses around the current token.
+    var nesting = 0
+
+    /// Lists and dim expressions nest at most this deep; deeper text would exhaust the stack.
+    static let maxNesting = 64
 
     init(tokens: [Token], resolver: KIRParser.SidecarResolver?) {
         self.tokens = tokens
@@ -107,10 +112,25 @@ private struct Parser {
             _ = take()
             return negative ? -v : v
         case .hugeInteger(let s):
+            if negative, s == Parser.intMinMagnitude {
+                _ = take()
+                return Int.min
+            }
             throw error(.badNumber, "integer \(negative ? "-" : "")\(s) does not fit in 64 bits")
         default:
             throw expected("an integer", context)
         }
+    }
+
+    /// The digits of `-Int.min`, which lex as a huge integer but are a valid 64-bit value after '-'.
+    static let intMinMagnitude = "9223372036854775808"
+
+    /// Enters one more level of nesting (a list, a parenthesis, a floordiv) for the caller's scope.
+    mutating func enterNesting(_ context: String) throws(IRError) {
+        guard nesting < Parser.maxNesting else {
+            throw expected("at most \(Parser.maxNesting) levels of nesting", context)
+        }
+        nesting += 1
     }
 
     mutating func valueName(_ context: String) throws(IRError) -> (String, Token) {
@@ -236,7 +256,7 @@ private struct Parser {
         guard let schema = OpTable.schema(named: opName) else {
             throw error(.unknownOp, "unknown op '\(opName)'\(OpSuggestion.hint(for: opName))", at: opToken)
         }
-        let arguments = try callArguments(schema)
+        let arguments = try callArguments(schema, at: opToken)
         var types: [TensorType]?
         if accept(":") {
             var list: [TensorType] = []
@@ -261,17 +281,28 @@ private struct Parser {
             try expect(")", "after the location")
             location = SourceLocation(s)
         }
+        if handle == nil {
+            // One more than the largest so far, unless that is taken (only when #Int.max is).
+            let next = Swift.max(builder.graph.nextDebugHandle, 0)
+            guard !handles.contains(next) else {
+                throw error(.duplicateHandle, "no debug handle is free after #\(next); give this node one with '#N'",
+                            at: opToken)
+            }
+            handle = next
+        }
         let names = results.map(\.0)
         try define(names[0], at: opToken) { (b: inout GraphBuilder) throws(IRError) in
             try b.append(schema, arguments: arguments, resultNames: names, resultTypes: types,
-                         debugHandle: handle ?? Swift.max(b.graph.nextDebugHandle, 0), location: location)
+                         debugHandle: handle, location: location)
         }
         if let h = builder.graph.nodes.last?.debugHandle { handles.insert(h) }
     }
 
     // MARK: Call arguments
 
-    mutating func callArguments(_ schema: OpSchema) throws(IRError) -> [Argument<ValueID>] {
+    /// The arguments of a call; problems no single argument is at fault for (one missing) are
+    /// reported at `opToken`.
+    mutating func callArguments(_ schema: OpSchema, at opToken: Token) throws(IRError) -> [Argument<ValueID>] {
         try expect("(", "after \(schema.name)")
         var positional: [(RawArgument, Token)] = []
         var keywords: [(String, RawArgument, Token)] = []
@@ -312,7 +343,8 @@ private struct Parser {
         do {
             return try ArgumentBinding.bind(schema, positional: boundPositional, keywords: boundKeywords)
         } catch {
-            let at = error.keyword.flatMap { k in keywords.first { $0.0 == k }?.2 } ?? current
+            // A keyword given twice is reported at its second use.
+            let at = error.keyword.flatMap { k in keywords.last { $0.0 == k }?.2 } ?? opToken
             throw self.error(error.kind, error.message, at: at)
         }
     }
@@ -324,6 +356,8 @@ private struct Parser {
             _ = take()
             return .value(name)
         case .punct("["):
+            try enterNesting("in an argument")
+            defer { nesting -= 1 }
             _ = take()
             var items: [(RawArgument, Token)] = []
             if !accept("]") {
@@ -338,8 +372,10 @@ private struct Parser {
             _ = take()
             switch current.kind {
             case .integer(let v): _ = take(); return .int(-v)
+            case .hugeInteger(Parser.intMinMagnitude): _ = take(); return .int(Int.min)
             case .float(let v, _): _ = take(); return .float(-v)
             case .identifier("inf"): _ = take(); return .float(-.infinity)
+            case .identifier("nan"): _ = take(); return .float(-.nan)
             default: throw expected("a number", "after '-'")
             }
         case .integer(let v):
@@ -490,6 +526,8 @@ private struct Parser {
             _ = take()
             return Dim(v)
         case .identifier("floordiv"):
+            try enterNesting("in a dimension")
+            defer { nesting -= 1 }
             _ = take()
             try expect("(", "after floordiv")
             let numerator = try dimSum()
@@ -508,6 +546,8 @@ private struct Parser {
             }
             return Dim(s)
         case .punct("("):
+            try enterNesting("in a dimension")
+            defer { nesting -= 1 }
             _ = take()
             let inner = try dimSum()
             try expect(")", "to close the parenthesized dimension")
@@ -545,14 +585,19 @@ private struct Parser {
     mutating func denseData(_ dtype: DType, shape: [Int], count: Int, name: String) throws(IRError) -> Tensor {
         let open = current
         try expect("[", "after 'dense'")
-        var elements: [(Token, Bool)] = []  // token and whether it was negated
+        var elements: [(Token, Bool, Token)] = []  // token, whether it was negated, where it starts
         if !accept("]") {
             repeat {
+                let start = current
                 let negative = accept("-")
-                elements.append((take(), negative))
+                switch current.kind {
+                case .punct, .end: throw expected("an element", "in the data of constant %\(name)")
+                default: break
+                }
+                elements.append((take(), negative, start))
                 guard elements.count <= count else {
                     throw error(.denseData, "constant %\(name) of type \(dtype.textName)\(shape) has \(count) elements; more are given",
-                                at: elements.last!.0)
+                                at: start)
                 }
             } while accept(",")
             try expect("]", "to close the data of constant %\(name)")
@@ -563,8 +608,8 @@ private struct Parser {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count * dtype.byteSize)
-        for (t, negative) in elements {
-            try appendElement(t, negative: negative, dtype: dtype, to: &bytes, constant: name)
+        for (t, negative, start) in elements {
+            try appendElement(t, negative: negative, start: start, dtype: dtype, to: &bytes, constant: name)
         }
         do {
             return try bytes.withUnsafeBytes { raw in try Tensor(dtype: dtype, shape: shape, copying: raw) }
@@ -573,10 +618,12 @@ private struct Parser {
         }
     }
 
-    func appendElement(_ t: Token, negative: Bool, dtype: DType, to bytes: inout [UInt8],
+    /// Appends one element's bytes; `start` is where it is written (its '-' when negated).
+    func appendElement(_ t: Token, negative: Bool, start: Token, dtype: DType, to bytes: inout [UInt8],
                        constant name: String) throws(IRError) {
         func bad(_ why: String) -> IRError {
-            error(.denseData, "element \(t.display) of constant %\(name) (\(dtype.textName)): \(why)", at: t)
+            let shown = negative ? "'-" + t.display.dropFirst() : t.display
+            return error(.denseData, "element \(shown) of constant %\(name) (\(dtype.textName)): \(why)", at: start)
         }
         func append<V>(_ value: V) { withUnsafeBytes(of: value) { bytes += $0 } }
         if dtype.isFloatingPoint {
@@ -620,17 +667,17 @@ private struct Parser {
             }
             return
         }
+        let outOfRange = "out of range \(dtype.integerRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "")"
         guard case .integer(let magnitude) = t.kind else {
-            if case .hugeInteger = t.kind, dtype == .int64, negative, t.display == "'9223372036854775808'" {
+            if case .hugeInteger(let digits) = t.kind {
+                guard digits == Parser.intMinMagnitude, dtype == .int64, negative else { throw bad(outOfRange) }
                 append(Int64.min)
                 return
             }
             throw bad("expected an integer")
         }
         let v = negative ? -magnitude : magnitude
-        guard let range = dtype.integerRange, range.contains(Int64(v)) else {
-            throw bad("out of range \(dtype.integerRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "")")
-        }
+        guard let range = dtype.integerRange, range.contains(Int64(v)) else { throw bad(outOfRange) }
         switch dtype {
         case .int64: append(Int64(v))
         case .int32: append(Int32(v))

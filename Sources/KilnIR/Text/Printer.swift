@@ -42,17 +42,17 @@ public enum KIRPrinter {
         var sidecar: [UInt8] = []
         var threshold = Int.max
         if case .sidecar(let fileName, let limit) = constants,
-           graph.constants.contains(where: { (graph[$0].constantData?.byteCount ?? 0) > limit }) {
+           graph.constants.contains(where: { (value($0, in: graph)?.constantData?.byteCount ?? 0) > limit }) {
             out += "sidecar \(quoted(fileName))\n"
             threshold = limit
         }
         for s in graph.symbols {
             out += "symbol \(s.name) in \(s.range.lowerBound)...\(s.range.upperBound)\n"
         }
-        let inputs = graph.inputs.map { "%\(graph[$0].name): \(graph[$0].type)" }
+        let inputs = graph.inputs.map { id in value(id, in: graph).map { "%\($0.name): \($0.type)" } ?? "%<\(id)>" }
         out += "\ngraph @\(graph.name)(\(inputs.joined(separator: ", "))) {\n"
         for id in graph.constants {
-            let v = graph[id]
+            guard let v = value(id, in: graph) else { out += "  %<\(id)> = constant ?\n"; continue }
             out += "  %\(v.name) = constant \(v.type) "
             guard let data = v.constantData else { out += "dense []\n"; continue }
             if data.byteCount > threshold {
@@ -67,7 +67,7 @@ public enum KIRPrinter {
         for node in graph.nodes {
             out += "  " + line(node, in: graph) + "\n"
         }
-        out += "  return \(graph.outputs.map { "%" + graph[$0].name }.joined(separator: ", "))\n}\n"
+        out += "  return \(graph.outputs.map { id in value(id, in: graph).map { "%" + $0.name } ?? "%<\(id)>" }.joined(separator: ", "))\n}\n"
         return Output(text: out, sidecar: sidecar)
     }
 
@@ -93,11 +93,17 @@ public enum KIRPrinter {
             }
         }
         let results = node.results.map(valueName).joined(separator: ", ")
-        let types = node.results.map { $0.index < graph.values.count ? graph[$0].type.description : "?" }
+        let types = node.results.map { value($0, in: graph)?.type.description ?? "?" }
         var text = "\(results) = \(node.op.name)(\((positional + keywords).joined(separator: ", ")))"
         text += " : \(types.joined(separator: ", ")) #\(node.debugHandle)"
         if let loc = node.location { text += " loc(\(quoted(loc.text)))" }
         return text
+    }
+
+    /// The value `id` names, or nil when a corrupt graph holds an id outside its table (printing
+    /// must work on broken graphs too: it is how they are debugged).
+    static func value(_ id: ValueID, in graph: Graph) -> Value? {
+        id.index >= 0 && id.index < graph.values.count ? graph[id] : nil
     }
 
     static func argumentText(_ a: Argument<ValueID>, _ name: (ValueID) -> String) -> String {

@@ -181,19 +181,23 @@ struct Lexer {
             guard let ch = peek(), ch != 0x0A else {
                 throw IRError(.unterminatedString, "string is not closed before the end of the line", line: l, column: c)
             }
+            let (escapeLine, escapeColumn) = (line, column)
             advance()
             if ch == UInt8(ascii: "\"") { break }
             if ch == UInt8(ascii: "\\") {
                 guard let e = peek() else { continue }
-                advance()
                 switch e {
                 case UInt8(ascii: "n"): out.append(0x0A)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(e)
                 default:
-                    throw IRError(.unexpectedCharacter, "unknown escape '\\\(Character(UnicodeScalar(e)))' in string",
-                                  line: line, column: column - 1)
+                    // Reported at the backslash (before a newline would move the position on).
+                    let shown = e >= 0x20 && e < 0x7F ? "'\\\(Character(UnicodeScalar(e)))'"
+                        : "'\\' followed by byte 0x\(String(e, radix: 16))"
+                    throw IRError(.unexpectedCharacter, "unknown escape \(shown) in string",
+                                  line: escapeLine, column: escapeColumn)
                 }
+                advance()
             } else {
                 out.append(ch)
             }
