@@ -14,7 +14,9 @@ let package = Package(
     products: [
         .library(name: "KilnTensor", targets: ["KilnTensor"]),
         .library(name: "KilnOps", targets: ["KilnOps"]),
+        .library(name: "KilnKernels", targets: ["KilnKernels"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
+        .library(name: "KilnPasses", targets: ["KilnPasses"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -24,12 +26,14 @@ let package = Package(
         // Runtime side.
         .target(name: "KilnTensor", swiftSettings: nativeFlags),
         .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
+        .target(name: "KilnKernels", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
+        .target(name: "KilnPasses", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR"], swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "KilnTensor", "KilnOps", "KilnIR",
+                "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -37,7 +41,9 @@ let package = Package(
         .executableTarget(name: "GenerateExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Generate"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
+        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
+        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI"]),
     ]
 )

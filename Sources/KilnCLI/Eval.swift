@@ -1,0 +1,69 @@
+import ArgumentParser
+import KilnIR
+import KilnPasses
+import KilnTensor
+
+/// `kiln eval`: the reference evaluation of a graph on the portable kernels.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model on the portable kernels and print (or write) its outputs.",
+        discussion: """
+            Binds each --input .npy file to the graph's inputs in order: the dtype must match and \
+            the shape must fit the input's type (each symbolic dim within its range, the same \
+            symbol the same size everywhere). Prints each output's dtype and shape; with \
+            --output-dir, writes output_0.npy, output_1.npy, ... there (each written atomically). \
+            Errors name the file, the input, or the node (`%3 = linear (#5, loc("fc1"))`).
+            """
+    )
+
+    @Argument(help: "The model: a .kir file.")
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("An input tensor, one per graph input, in order.", valueName: "x.npy"))
+    var input: [String] = []
+
+    @Option(help: "Write output_0.npy, output_1.npy, ... into this folder (which must exist).")
+    var outputDir: String?
+
+    func validate() throws {
+        guard file.hasSuffix(".kir") else {
+            throw ValidationError("'\(file)': expected a .kir file (ONNX import is not built yet)")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let graph = try KIRFile.read(path: file)
+            var tensors: [Tensor] = []
+            for path in input {
+                do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
+                    throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
+                }
+            }
+            let result: GraphEvaluator.Evaluation
+            do {
+                result = try GraphEvaluator(graph).run(tensors)
+            } catch let error as PassError {
+                var e = error
+                e.file = file
+                if e.kind == .inputCount || e.kind == .inputDType || e.kind == .inputShape {
+                    // Name the .npy file bound to the input at fault.
+                    if let subject = e.subject, let i = graph.inputs.firstIndex(where: { "input %\(graph[$0].name)" == subject }),
+                       i < input.count {
+                        e.subject = "\(subject) (\(input[i]))"
+                    }
+                }
+                throw e
+            }
+            for (i, (id, tensor)) in zip(graph.outputs, result.outputs).enumerated() {
+                var line = "output \(i) %\(graph[id].name): \(tensor.dtype)\(tensor.shape)"
+                if let outputDir {
+                    let path = (outputDir.hasSuffix("/") ? outputDir : outputDir + "/") + "output_\(i).npy"
+                    try Npy.write(tensor, to: path)
+                    line += " -> \(path)"
+                }
+                print(line)
+            }
+        }
+    }
+}

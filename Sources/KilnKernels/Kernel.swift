@@ -1,0 +1,72 @@
+import KilnOps
+import KilnTensor
+
+/// A kernel failed on its inputs (a value-dependent problem the shape rule cannot see, such as
+/// an index out of range), naming the op.
+public struct KernelError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var op: String
+    public var message: String
+
+    public init(op: String, _ message: String) {
+        self.op = op
+        self.message = message
+    }
+
+    public var description: String { "\(op): \(message)" }
+}
+
+/// One application of a kernel: the op's validated arguments, whose tensor arguments are indices
+/// into ``inputs``, and the outputs the caller allocated (sized by the op's shape rule).
+///
+/// Inputs are dense and row-major; a kernel may rely on element alignment only. A kernel writes
+/// its results through ``KilnTensor/Tensor/unsafeMutableBuffer(of:)`` of ``outputs`` and never
+/// allocates inside its loops.
+public struct KernelCall: @unchecked Sendable {
+    public let arguments: OpArguments<Int>
+    public let inputs: [Tensor]
+    public let outputs: [Tensor]
+
+    public init(arguments: OpArguments<Int>, inputs: [Tensor], outputs: [Tensor]) {
+        self.arguments = arguments
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// The op being computed.
+    public var op: OpSchema { arguments.schema }
+
+    /// The tensor passed for parameter `name`.
+    public func input(_ name: String) -> Tensor { inputs[arguments.tensor(name)] }
+
+    /// The tensor passed for optional parameter `name`, or nil.
+    public func optionalInput(_ name: String) -> Tensor? { arguments.optionalTensor(name).map { inputs[$0] } }
+
+    /// The tensors passed for list parameter `name`.
+    public func inputList(_ name: String) -> [Tensor] { arguments.tensorList(name).map { inputs[$0] } }
+
+    /// An error about this call.
+    public func error(_ message: String) -> KernelError { KernelError(op: op.name, message) }
+
+    /// The outputs the op's shape rule gives for `inputs`, zero-filled.
+    ///
+    /// - Throws: ``KernelError`` when the arguments break the op's rules.
+    public static func allocateOutputs(_ arguments: OpArguments<Int>, inputs: [Tensor]) throws(KernelError) -> [Tensor] {
+        let typed = arguments.values.map { a in a.map { TensorType(inputs[$0].dtype, static: inputs[$0].shape) } }
+        let schema = arguments.schema
+        let types: [TensorType]
+        do { types = try schema.inferTypes(typed) } catch { throw KernelError(op: schema.name, error.message) }
+        var outputs: [Tensor] = []
+        for t in types {
+            guard let shape = t.staticShape else {
+                throw KernelError(op: schema.name, "output type \(t) is not static")
+            }
+            do { outputs.append(try Tensor(zeros: t.dtype, shape: shape)) } catch {
+                throw KernelError(op: schema.name, "cannot allocate output \(t): \(error)")
+            }
+        }
+        return outputs
+    }
+}
+
+/// A kernel: computes one op for one call, writing into the call's outputs.
+public typealias Kernel = @Sendable (KernelCall) throws(KernelError) -> Void

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import KilnOps
+import KilnTensor
+
+// Portable reduction kernels: mean over dims and softmax along one dim, as in ATen.
+//
+// Both read their input as float32, accumulate in Double, and round once at the store. As in ATen,
+// softmax.int's `dtype` casts the input first, while mean's only sets the result's dtype.
+
+/// The portable reduction kernels, one per op of `reductionOps` (names list the output dtypes).
+let reductionKernels: [KernelEntry] = [
+    KernelEntry(op: "mean.dim", name: "f32_f16_bf16_mean__portable", kernel: meanDim),
+    KernelEntry(op: "_softmax", name: "f32_f16_bf16__softmax__portable", kernel: softmax),
+    KernelEntry(op: "softmax.int", name: "f32_f16_bf16_softmax_int__portable", kernel: softmax),
+]
+
+// MARK: - mean
+
+/// mean.dim: the mean over `dim` (all dims when none or empty), keeping reduced dims as size 1
+/// when `keepdim`, in the output's dtype (`dtype`, else the input's); the mean of no elements is NaN.
+private func meanDim(_ call: KernelCall) throws(KernelError) {
+    let x = call.input("self")
+    guard let out = call.outputs.first else { throw call.error("no output tensor") }
+    let rank = x.rank
+    // 1. The reduced dims: none or [] means all; negative dims count from the end.
+    let requested = call.arguments.optionalIntList("dim") ?? []
+    var reduced = [Bool](repeating: requested.isEmpty, count: rank)
+    for d in requested {
+        let axis = try normalizedAxis(call, d, rank: rank)
+        if rank > 0 { reduced[axis] = true }
+    }
+    // 2. Each input dim's stride in the accumulators: row-major over the kept dims, 0 along the
+    //    reduced ones, so every input element lands in its output's accumulator.
+    var accumulatorStrides = [Int](repeating: 0, count: rank)
+    var (kept, count) = (1, 1)
+    for d in stride(from: rank - 1, through: 0, by: -1) {
+        if reduced[d] {
+            count *= x.shape[d]
+        } else {
+            accumulatorStrides[d] = kept
+            kept *= x.shape[d]
+        }
+    }
+    guard out.elementCount == kept else {
+        throw call.error("output has \(out.elementCount) elements, the reduction of \(x.shape) gives \(kept)")
+    }
+    // 3. Sum in Double in one row-major pass over the input, read as float32 (ATen casts integer
+    //    inputs to float32 and sums half types in float32; a float16/bfloat16 `dtype` rounds only
+    //    the mean, not the inputs).
+    var sums = [Double](repeating: 0, count: kept)
+    sums.withUnsafeMutableBufferPointer { acc in
+        if x.dtype == .float32 {
+            let src = x.unsafeBuffer(of: Float.self)
+            Broadcast.forEach(x.shape, accumulatorStrides, accumulatorStrides) { i, j, _ in acc[j] += Double(src[i]) }
+        } else {
+            let src = ConvertingReader<Float>(x)
+            Broadcast.forEach(x.shape, accumulatorStrides, accumulatorStrides) { i, j, _ in acc[j] += Double(src[i]) }
+        }
+    }
+    // 4. Divide by the reduced count (0 / 0 is NaN) and store in the output dtype.
+    let n = Double(count)
+    switch out.dtype {
+    case .float32: store(sums, n, into: out, as: Float.self)
+    case .float16: store(sums, n, into: out, as: Float16.self)
+    case .bfloat16: store(sums, n, into: out, as: BFloat16.self)
+    default: throw call.error("expected a floating-point output, got \(out.dtype)")
+    }
+}
+
+/// `out[i] = sums[i] / count`, rounded to `Out`.
+private func store<Out: ComputedElement>(_ sums: [Double], _ count: Double, into out: Tensor,
+                                         as _: Out.Type) where Out.Compute == Float {
+    let o = out.unsafeMutableBuffer(of: Out.self)
+    for i in 0..<o.count { o[i] = Out(computed: Float(sums[i] / count)) }
+}
+
+// MARK: - softmax
+
+/// _softmax and softmax.int: `exp(x - max) / sum(exp(x - max))` along `dim`, subtracting the
+/// row's max so large inputs cannot overflow. softmax.int's `dtype` casts the input first.
+private func softmax(_ call: KernelCall) throws(KernelError) {
+    let x = call.input("self")
+    guard let out = call.outputs.first, out.shape == x.shape else {
+        throw call.error("output must have the input's shape \(x.shape)")
+    }
+    // 1. View the shape as outer × n × inner around `dim` (a 0-d tensor is one row of one).
+    let axis = try normalizedAxis(call, call.arguments.int("dim"), rank: x.rank)
+    let n = x.rank == 0 ? 1 : x.shape[axis]
+    let inner = x.rank == 0 ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+    guard n > 0, inner > 0 else { return }
+    let outer = x.elementCount / (n * inner)
+    // 2. Run the rows, reading the input as the output dtype.
+    let reader = ConvertingReader<Float>(x), dtype = out.dtype
+    switch dtype {
+    case .float32 where x.dtype == .float32:
+        let src = x.unsafeBuffer(of: Float.self)
+        softmaxRows(outer, n, inner, out, as: Float.self) { src[$0] }
+    case .float32: softmaxRows(outer, n, inner, out, as: Float.self) { reader[$0] }
+    case .float16: softmaxRows(outer, n, inner, out, as: Float16.self) { rounded(reader[$0], to: dtype) }
+    case .bfloat16: softmaxRows(outer, n, inner, out, as: BFloat16.self) { rounded(reader[$0], to: dtype) }
+    default: throw call.error("expected a floating-point output, got \(dtype)")
+    }
+}
+
+/// Softmax of each row of `n` elements `inner` apart, for `outer * inner` rows.
+@inline(__always)
+private func softmaxRows<Out: ComputedElement>(_ outer: Int, _ n: Int, _ inner: Int, _ out: Tensor, as _: Out.Type,
+                                               _ load: (Int) -> Float) where Out.Compute == Float {
+    let o = out.unsafeMutableBuffer(of: Out.self)
+    for row in 0..<(outer * inner) {
+        let base = (row / inner) * n * inner + row % inner
+        // 1. The row's max (a NaN anywhere makes the whole row NaN below).
+        var m = -Float.infinity
+        for k in 0..<n { m = max(m, load(base + k * inner)) }
+        // 2. The sum of exp(x - max), in Double.
+        var sum = 0.0
+        for k in 0..<n { sum += Double(exp(load(base + k * inner) - m)) }
+        // 3. Each exp(x - max) over the sum, rounded once.
+        for k in 0..<n {
+            let i = base + k * inner
+            o[i] = Out(computed: Float(Double(exp(load(i) - m)) / sum))
+        }
+    }
+}
+
+// MARK: - Helpers
+
+/// `d` made non-negative for a tensor of `rank` (a 0-d tensor takes 0 and -1).
+private func normalizedAxis(_ call: KernelCall, _ d: Int, rank: Int) throws(KernelError) -> Int {
+    let r = max(rank, 1)
+    guard d >= -r, d < r else { throw call.error("dim \(d) is out of range for rank \(rank)") }
+    return d < 0 ? d + r : d
+}
+
+/// `v` cast to a floating-point dtype and back (the cast ATen makes for a `dtype` argument).
+@inline(__always)
+private func rounded(_ v: Float, to dtype: DType) -> Float {
+    switch dtype {
+    case .float16: return Float(Float16(v))
+    case .bfloat16: return BFloat16(v).floatValue
+    default: return v
+    }
+}

@@ -1,0 +1,115 @@
+import KilnTensor
+
+/// The matrix product the portable kernels share: `C[m, n] = A[m, k] · B[k, n]`, or `C += A · B`.
+///
+/// linear, addmm, mm, bmm, matmul and convolution all reduce to this one loop nest. It is the
+/// clear reference, not the fast one: loop order i-k-j, so each `A[i, p]` scales row `p` of `B`
+/// into row `i` of `C`, which serves as the row accumulator. The inner loop then walks `B` and
+/// `C` contiguously with independent lanes and vectorizes without reassociating any sum.
+///
+/// ```swift
+/// Gemm.multiply(m: 2, n: 3, k: 4, a: .rowMajor(a, columns: 4), b: .rowMajor(b, columns: 3),
+///               c: c, ldc: 3, accumulate: false)
+/// ```
+enum Gemm {
+    /// A read-only matrix operand: element `[r, c]` is at `base[r * rowStride + c * columnStride]`.
+    ///
+    /// A transposed matrix is the same memory with the two strides swapped.
+    struct Operand<T> {
+        var base: UnsafePointer<T>
+        var rowStride: Int
+        var columnStride: Int
+
+        /// A dense row-major matrix with `columns` columns.
+        static func rowMajor(_ base: UnsafePointer<T>, columns: Int) -> Operand {
+            Operand(base: base, rowStride: columns, columnStride: 1)
+        }
+
+        /// The transpose of a dense row-major matrix with `columns` columns (`columns` rows here).
+        static func transposed(_ base: UnsafePointer<T>, columns: Int) -> Operand {
+            Operand(base: base, rowStride: 1, columnStride: columns)
+        }
+
+        @inline(__always) subscript(row: Int, column: Int) -> T {
+            base[row * rowStride + column * columnStride]
+        }
+    }
+
+    /// `C[m, n] = A · B` (or `C += A · B` when `accumulate`), with `C` row `i` at `c + i * ldc`.
+    ///
+    /// `A` may have any strides (one scalar read per `(i, p)`). When `B`'s rows are not contiguous
+    /// (a transposed weight, as in linear) it is first packed into a row-major scratch copy,
+    /// allocated once for the whole product. `k == 0` gives zeros (or leaves `C` as it was).
+    /// Floats accumulate in Float in `p` order; integers wrap on overflow, as torch's do.
+    static func multiply<T: GemmElement>(m: Int, n: Int, k: Int, a: Operand<T>, b: Operand<T>,
+                                         c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool) {
+        guard m > 0, n > 0 else { return }
+        // Step 1: make B's rows contiguous (only needed when a row has more than one element).
+        if b.columnStride != 1 && n > 1 && k > 0 {
+            let packed = UnsafeMutablePointer<T>.allocate(capacity: k * n)
+            defer { packed.deallocate() }
+            for p in 0..<k {
+                for j in 0..<n { (packed + p * n + j).initialize(to: b[p, j]) }
+            }
+            rowAccumulate(m: m, n: n, k: k, a: a, b: UnsafePointer(packed), ldb: n, c: c, ldc: ldc,
+                          accumulate: accumulate)
+            return
+        }
+        rowAccumulate(m: m, n: n, k: k, a: a, b: b.base, ldb: b.rowStride, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// The i-k-j loop nest over a `B` whose rows are contiguous (`B[p, j]` at `b[p * ldb + j]`).
+    private static func rowAccumulate<T: GemmElement>(m: Int, n: Int, k: Int, a: Operand<T>,
+                                                      b: UnsafePointer<T>, ldb: Int,
+                                                      c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool) {
+        for i in 0..<m {
+            // Step 2: the output row is the accumulator; start it at zero unless adding to C.
+            let row = c + i * ldc
+            if !accumulate { row.update(repeating: .zero, count: n) }
+            // Step 3: row += A[i, p] * B[p, :] for every p. No skipping of zero A[i, p]:
+            // 0 * inf must still give NaN.
+            for p in 0..<k {
+                let scale = a[i, p]
+                let bRow = b + p * ldb
+                for j in 0..<n { row[j] = T.multiplyAdd(row[j], scale, bRow[j]) }
+            }
+        }
+    }
+}
+
+/// Element types the shared GEMM computes in.
+///
+/// Floating point adds and multiplies with IEEE rounding in a fixed order; integers wrap on
+/// overflow (two's complement), as PyTorch's integer matrix products do.
+protocol GemmElement: TensorElement {
+    static var zero: Self { get }
+    /// `c + a * b`.
+    static func multiplyAdd(_ c: Self, _ a: Self, _ b: Self) -> Self
+    /// `a * b`.
+    static func multiply(_ a: Self, _ b: Self) -> Self
+    /// An int scalar argument (`alpha`, `beta`) in this type; integer types wrap it to their width.
+    init(integer: Int)
+    /// A float scalar argument in this type; integer types truncate it (callers reject those).
+    init(real: Double)
+}
+
+extension Float: GemmElement {
+    @inline(__always) static func multiplyAdd(_ c: Float, _ a: Float, _ b: Float) -> Float { c + a * b }
+    @inline(__always) static func multiply(_ a: Float, _ b: Float) -> Float { a * b }
+    init(integer: Int) { self.init(integer) }
+    init(real: Double) { self.init(real) }
+}
+
+extension Int64: GemmElement {
+    @inline(__always) static func multiplyAdd(_ c: Int64, _ a: Int64, _ b: Int64) -> Int64 { c &+ a &* b }
+    @inline(__always) static func multiply(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+    init(integer: Int) { self.init(truncatingIfNeeded: integer) }
+    init(real: Double) { self.init(integer: Int(exactly: real.rounded(.towardZero)) ?? 0) }
+}
+
+extension Int32: GemmElement {
+    @inline(__always) static func multiplyAdd(_ c: Int32, _ a: Int32, _ b: Int32) -> Int32 { c &+ a &* b }
+    @inline(__always) static func multiply(_ a: Int32, _ b: Int32) -> Int32 { a &* b }
+    init(integer: Int) { self.init(truncatingIfNeeded: integer) }
+    init(real: Double) { self.init(integer: Int(exactly: real.rounded(.towardZero)) ?? 0) }
+}

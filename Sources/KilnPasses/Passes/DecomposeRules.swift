@@ -1,0 +1,216 @@
+import KilnIR
+import KilnOps
+import KilnTensor
+
+extension Decompose {
+    /// One rule per non-core op. A rule decides everything it can before emitting, so a rule
+    /// that answers `.unsupported` has added nothing to the graph.
+    static let rules: [String: Rule] = [
+        // linear(x, w, b) -> addmm(b, x, permute_copy(w, [1, 0])); mm without b; 2-D views around it
+        "linear": linear,
+        // matmul(a, b) -> mm | view + mm + view | bmm | view + bmm + view
+        "matmul": matmul,
+        // reshape(x, shape) -> view_copy(x, shape)
+        "reshape": { rw, node, args throws(PassError) in
+            .replaced(try rw.emit("view_copy", ["self": args["self"], "size": args["shape"]],
+                                  names: resultNames(rw, node)))
+        },
+        // flatten.using_ints(x, s, e) -> view_copy(x, result shape)
+        "flatten.using_ints": { rw, node, args throws(PassError) in
+            let out = rw.source.type(of: node.results[0])
+            guard let sizes = viewSizes(out.shape) else { return .unsupported(moreThanOneSymbolic(out)) }
+            return .replaced(try rw.emit("view_copy", ["self": args["self"], "size": .intList(sizes)],
+                                         names: resultNames(rw, node)))
+        },
+        // transpose.int(x, d0, d1) -> permute_copy(x, identity with d0 and d1 swapped)
+        "transpose.int": { rw, node, args throws(PassError) in
+            let rank = rw.type(of: args.tensor("self")).rank
+            var dims = Array(0..<rank)
+            if rank > 0 {
+                let (a, b) = (normalized(args.int("dim0"), rank), normalized(args.int("dim1"), rank))
+                dims.swapAt(a, b)
+            }
+            return .replaced(try rw.emit("permute_copy", ["self": args["self"], "dims": .intList(dims)],
+                                         names: resultNames(rw, node)))
+        },
+        // softmax.int(x, dim) -> _softmax(x, dim, false); a dtype other than x's needs a cast
+        "softmax.int": { rw, node, args throws(PassError) in
+            let x = rw.type(of: args.tensor("self"))
+            if let dtype = args.optionalDType("dtype"), dtype != x.dtype {
+                return .unsupported("softmax in \(dtype) of a \(x.dtype) tensor needs a cast op (_to_copy), "
+                                    + "which Kiln does not have yet")
+            }
+            return .replaced(try rw.emit("_softmax", ["self": args["self"], "dim": args["dim"], "half_to_float": .bool(false)],
+                                         names: resultNames(rw, node)))
+        },
+        // batch_norm(x, w, b, mean, var) -> _native_batch_norm_legit_no_training(...)[0]
+        "batch_norm": { rw, node, args throws(PassError) in
+            let results = try rw.emit("_native_batch_norm_legit_no_training", [
+                "input": args["input"], "weight": args["weight"], "bias": args["bias"],
+                "running_mean": args["running_mean"], "running_var": args["running_var"],
+                "momentum": args["momentum"], "eps": args["eps"],
+            ], names: resultNames(rw, node) + [rw.freshName(), rw.freshName()])
+            return .replaced([results[0]])
+        },
+        // adaptive_avg_pool2d(x, size) -> _adaptive_avg_pool2d(x, size)
+        "adaptive_avg_pool2d": { rw, node, args throws(PassError) in
+            .replaced(try rw.emit("_adaptive_avg_pool2d", ["self": args["self"], "output_size": args["output_size"]],
+                                  names: resultNames(rw, node)))
+        },
+        // rms_norm(x, shape, w, eps) -> mul(mul(x, rsqrt(add(mean(mul(x, x), dims, keepdim), eps))), w)
+        "rms_norm": rmsNorm,
+    ]
+
+    // MARK: Rules
+
+    @Sendable static func linear(_ rw: inout GraphRewriter, _ node: Node,
+                                 _ args: OpArguments<ValueID>) throws(PassError) -> Outcome {
+        let x = args.tensor("input"), w = args.tensor("weight"), bias = args.optionalTensor("bias")
+        let xt = rw.type(of: x)
+        let out = rw.source.type(of: node.results[0])
+        // Other ranks: flatten the leading dims into rows, and restore them afterwards.
+        var views: (rows: [Int], result: [Int])?
+        if xt.rank != 2 {
+            guard let rows = product(xt.shape.dropLast()), let inFeatures = xt.shape.last,
+                  let rowSizes = viewSizes([rows, inFeatures]), let resultSizes = viewSizes(out.shape) else {
+                return .unsupported(moreThanOneSymbolic(xt))
+            }
+            views = (rowSizes, resultSizes)
+        }
+        // Named after the weight, so the constant folding makes of it reads as the weight.
+        let transposed = try rw.emit("permute_copy", ["self": .tensor(w), "dims": .intList([1, 0])],
+                                     names: [rw.freshName(base: rw.graph[w].name + ".t")])[0]
+        var rows = x
+        if let views { rows = try rw.emit("view_copy", ["self": .tensor(x), "size": .intList(views.rows)])[0] }
+        let names = views == nil ? resultNames(rw, node) : nil
+        let y: ValueID
+        if let bias {
+            y = try rw.emit("addmm", ["self": .tensor(bias), "mat1": .tensor(rows), "mat2": .tensor(transposed)],
+                                  names: names)[0]
+        } else {
+            y = try rw.emit("mm", ["self": .tensor(rows), "mat2": .tensor(transposed)], names: names)[0]
+        }
+        guard let views else { return .replaced([y]) }
+        return .replaced(try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(views.result)],
+                                     names: resultNames(rw, node)))
+    }
+
+    @Sendable static func matmul(_ rw: inout GraphRewriter, _ node: Node,
+                                 _ args: OpArguments<ValueID>) throws(PassError) -> Outcome {
+        let a = args.tensor("self"), b = args.tensor("other")
+        let (at, bt) = (rw.type(of: a), rw.type(of: b))
+        let out = rw.source.type(of: node.results[0])
+        let batchA = Array(at.shape.dropLast(2)), batchB = bt.rank > 2 ? Array(bt.shape.dropLast(2)) : []
+
+        // b is a matrix (1-D, 2-D, or batch dims all 1): a's leading dims fold into rows; one mm.
+        if bt.rank <= 2 || batchB.allSatisfy(\.isOne) {
+            let k = at.shape[at.rank - 1]
+            let bMatrix = bt.rank == 1 ? [k, Dim(1)] : Array(bt.shape.suffix(2))
+            guard let rows = product(at.shape.dropLast()) else { return .unsupported(moreThanOneSymbolic(at)) }
+            let aMatrix = [rows, k]
+            guard let aSizes = viewSizes(aMatrix) else { return .unsupported(moreThanOneSymbolic(at)) }
+            guard let bSizes = viewSizes(bMatrix) else { return .unsupported(moreThanOneSymbolic(bt)) }
+            guard let outSizes = viewSizes(out.shape) else { return .unsupported(moreThanOneSymbolic(out)) }
+            let productIsResult = [rows, bMatrix[1]] == out.shape
+            var (a2, b2) = (a, b)
+            if at.shape != aMatrix { a2 = try rw.emit("view_copy", ["self": .tensor(a), "size": .intList(aSizes)])[0] }
+            if bt.shape != bMatrix { b2 = try rw.emit("view_copy", ["self": .tensor(b), "size": .intList(bSizes)])[0] }
+            let y = try rw.emit("mm", ["self": .tensor(a2), "mat2": .tensor(b2)],
+                                names: productIsResult ? resultNames(rw, node) : nil)[0]
+            if productIsResult { return .replaced([y]) }
+            return .replaced(try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(outSizes)],
+                                         names: resultNames(rw, node)))
+        }
+
+        // Equal batch dims: one bmm over the flattened batch.
+        if at.rank >= 3, batchA == batchB {
+            if at.rank == 3 {
+                return .replaced(try rw.emit("bmm", ["self": .tensor(a), "mat2": .tensor(b)], names: resultNames(rw, node)))
+            }
+            guard let batch = product(batchA),
+                  let aSizes = viewSizes([batch] + at.shape.suffix(2)),
+                  let bSizes = viewSizes([batch] + bt.shape.suffix(2)),
+                  let outSizes = viewSizes(out.shape) else {
+                return .unsupported(moreThanOneSymbolic(at))
+            }
+            let a3 = try rw.emit("view_copy", ["self": .tensor(a), "size": .intList(aSizes)])[0]
+            let b3 = try rw.emit("view_copy", ["self": .tensor(b), "size": .intList(bSizes)])[0]
+            let y = try rw.emit("bmm", ["self": .tensor(a3), "mat2": .tensor(b3)])[0]
+            return .replaced(try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(outSizes)],
+                                         names: resultNames(rw, node)))
+        }
+
+        let what = at.rank < 2 ? "a 1-D left operand with a batched right operand"
+            : "batch dims \(batchA) and \(batchB), which broadcast against each other,"
+        return .unsupported("matmul of \(at) and \(bt): \(what) would need expand_copy, which Kiln does not have yet")
+    }
+
+    @Sendable static func rmsNorm(_ rw: inout GraphRewriter, _ node: Node,
+                                  _ args: OpArguments<ValueID>) throws(PassError) -> Outcome {
+        let x = args.tensor("input"), weight = args.optionalTensor("weight")
+        let xt = rw.type(of: x)
+        let count = args.intList("normalized_shape").count
+        // PyTorch's default epsilon is the dtype's machine epsilon.
+        let eps = args.optionalFloat("eps") ?? machineEpsilon(xt.dtype)
+        let squared = try rw.emit("mul.Tensor", ["self": .tensor(x), "other": .tensor(x)])[0]
+        let mean = try rw.emit("mean.dim", ["self": .tensor(squared), "dim": .intList(Array(-count..<0)),
+                                            "keepdim": .bool(true)])[0]
+        let shifted = try rw.emit("add.Scalar", ["self": .tensor(mean), "other": .float(eps)])[0]
+        let inverse = try rw.emit("rsqrt", ["self": .tensor(shifted)])[0]
+        let normalized = try rw.emit("mul.Tensor", ["self": .tensor(x), "other": .tensor(inverse)],
+                                     names: weight == nil ? resultNames(rw, node) : nil)[0]
+        guard let weight else { return .replaced([normalized]) }
+        return .replaced(try rw.emit("mul.Tensor", ["self": .tensor(normalized), "other": .tensor(weight)],
+                                     names: resultNames(rw, node)))
+    }
+
+    // MARK: Helpers
+
+    /// The names of the node's results, for the replacement that produces them.
+    static func resultNames(_ rw: GraphRewriter, _ node: Node) -> [String] {
+        node.results.map(rw.sourceName)
+    }
+
+    /// `view_copy` sizes for `dims`: constants as they are, one symbolic dim as -1 (inferred from
+    /// the element count), nil when two dims are symbolic or a zero size makes -1 ambiguous.
+    static func viewSizes(_ dims: [Dim]) -> [Int]? {
+        var sizes: [Int] = []
+        var symbolic = false
+        for d in dims {
+            if let v = d.staticValue {
+                sizes.append(v)
+            } else {
+                if symbolic { return nil }
+                symbolic = true
+                sizes.append(-1)
+            }
+        }
+        return symbolic && sizes.contains(0) ? nil : sizes
+    }
+
+    /// The product of `dims`, or nil on overflow.
+    static func product(_ dims: some Sequence<Dim>) -> Dim? {
+        var total = Dim(1)
+        for d in dims {
+            guard let p = try? total * d else { return nil }
+            total = p
+        }
+        return total
+    }
+
+    static func moreThanOneSymbolic(_ type: TensorType) -> String {
+        "\(type) would need a view_copy with more than one symbolic size, and view_copy can infer only one"
+    }
+
+    /// A dim index in `-rank..<rank`, made non-negative (the op's type rule has checked the range).
+    static func normalized(_ dim: Int, _ rank: Int) -> Int { dim < 0 ? dim + rank : dim }
+
+    /// `torch.finfo(dtype).eps`.
+    static func machineEpsilon(_ dtype: DType) -> Double {
+        switch dtype {
+        case .float16: return 0x1p-10
+        case .bfloat16: return 0x1p-7
+        default: return 0x1p-23
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import KilnIR
+import KilnPasses
+import Testing
+
+/// Text in, text out: every pass against its `Golden/<pass>.kir`, with the verifier after the pass.
+@Suite struct GoldenTests {
+    func check(_ passName: String) throws {
+        let pass = try #require(PassRegistry.pass(named: passName), "no pass called \(passName)")
+        let cases = try Golden.cases(passName)
+        #expect(cases.contains { if case .unchanged = $0.expectation { true } else { false } },
+                "\(passName).kir needs a case that must not change")
+        for c in cases {
+            var graph = try parse(c.input, file: "\(passName).kir")
+            switch c.expectation {
+            case .error(let phrase):
+                do {
+                    try runPasses([pass], on: &graph)
+                    Issue.record("case '\(c.label)': expected an error containing '\(phrase)', got:\n\(KIRPrinter.print(graph))")
+                } catch let error as PassError {
+                    #expect(error.description.contains(phrase), "case '\(c.label)': \(error)")
+                }
+            case .unchanged:
+                try runPasses([pass], on: &graph)
+                let printed = KIRPrinter.print(graph)
+                #expect(printed == c.input, "case '\(c.label)' changed; got:\n\(printed)")
+            case .text(let expected):
+                try runPasses([pass], on: &graph)
+                let printed = KIRPrinter.print(graph)
+                #expect(printed == expected, "case '\(c.label)'; got:\n\(printed)")
+                // The expected text is canonical and reads back as the same graph.
+                let same = try parse(expected, file: "\(passName).kir (expected)") == graph
+                #expect(same, "case '\(c.label)': the expected text parses to another graph")
+            }
+        }
+    }
+
+    @Test func deadCodeElimination() throws { try check("dead-code-elimination") }
+
+    @Test func commonSubexpressionElimination() throws { try check("common-subexpression-elimination") }
+
+    @Test(.enabled(if: kernelsExist("add.Tensor", "mul.Scalar", "relu", "permute_copy", "_native_batch_norm_legit_no_training"),
+                   "constant folding evaluates with the portable kernels, which are not all registered yet"))
+    func constantFolding() throws { try check("constant-folding") }
+
+    @Test func decompose() throws { try check("decompose") }
+}
