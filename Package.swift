@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses"], resources: [.copy("Golden")]),
-        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor"]),
     ]
 )

@@ -22,7 +22,7 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("An input tensor, one per graph input, in order.", valueName: "x.npy"))
     var input: [String] = []
 
-    @Option(help: "Write output_0.npy, output_1.npy, ... into this folder (which must exist).")
+    @Option(help: "Write output_0.npy, output_1.npy, ... into this folder (created if missing).")
     var outputDir: String?
 
     func validate() throws {
@@ -34,6 +34,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let graph = try KIRFile.read(path: file)
+            if let outputDir { try FileIO.createDirectory(outputDir) }
             var tensors: [Tensor] = []
             for path in input {
                 do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {

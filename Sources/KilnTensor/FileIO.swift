@@ -49,6 +49,22 @@ public enum FileIO {
         return Array(file.bytes)
     }
 
+    /// Creates the folder `path` and any missing parents (like `mkdir -p`); an existing folder is fine.
+    /// - Throws: ``TensorError`` of kind `.io` naming the path.
+    public static func createDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part + "/"
+            if mkdir(prefix, 0o777) != 0 && errno != EEXIST {
+                throw TensorError(.io, "cannot create folder \(prefix): \(String(cString: strerror(errno)))", path: path)
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw TensorError(.io, "not a folder", path: path)
+        }
+    }
+
     /// True when `path` names an existing file or directory.
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0

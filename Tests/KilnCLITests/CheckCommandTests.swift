@@ -1,4 +1,5 @@
 import Foundation
+import KilnTensor
 import Testing
 
 @Suite struct CheckCommandTests {
@@ -96,7 +97,7 @@ import Testing
 
     /// Whatever the bytes, `kiln check` answers with status 0 or 1, never a crash.
     @Test func garbageNeverCrashes() throws {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let base = Array(Self.model.utf8)
         for _ in 0..<40 {
             var bytes = base
@@ -128,15 +129,3 @@ import Testing
     }
 }
 
-/// A small deterministic generator for seeded tests.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,18 +1,6 @@
 import KilnIR
+import KilnTensor
 import Testing
-
-/// A small, seeded random number generator (SplitMix64), so every run mutates the same way.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random edits of canonical text: every outcome must be a graph or an IRError with a position.
 @Suite struct FuzzTests {
@@ -20,7 +8,7 @@ struct SplitMix64: RandomNumberGenerator {
     static let alphabet = Array("%@#[](){},:=*+-./\\\"0123456789aefinx_ \n\t".utf8) + [0xC3, 0xA9, 0xFF, 0x00]
 
     /// Applies one random edit to `bytes`.
-    static func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
+    static func mutate(_ bytes: inout [UInt8], _ rng: inout SeededGenerator) {
         guard !bytes.isEmpty else { bytes = [alphabet.randomElement(using: &rng)!]; return }
         let at = Int.random(in: 0..<bytes.count, using: &rng)
         switch Int.random(in: 0..<7, using: &rng) {
@@ -51,7 +39,7 @@ struct SplitMix64: RandomNumberGenerator {
     @Test(arguments: ["attention.kir", "cnn_block.kir"])
     func mutatedTextParsesOrFailsCleanly(_ name: String) throws {
         let original = Array(try Golden.text(name).utf8)
-        var rng = SplitMix64(state: 0x4B49_4C4E)
+        var rng = SeededGenerator(seed: 0x4B49_4C4E)
         var parsed = 0
         var kinds = Set<IRError.Kind>()
         for _ in 0..<1000 {

@@ -390,19 +390,6 @@ func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
     }
 }
 
-/// A seeded SplitMix64, so the fuzz cases are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Hostile input must produce thrown errors, never a trap.
 @Suite struct NpyFuzzTests {
     /// True when `bytes` decode, false when they throw a ``TensorError`` (any other error is an issue).
@@ -449,7 +436,7 @@ struct SplitMix64: RandomNumberGenerator {
             #expect(error.kind == .truncated)
             #expect(error.path == dir + "/empty.npy")
         }
-        var generator = SplitMix64(state: 42)
+        var generator = SeededGenerator(seed: 42)
         let header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".utf8)
         let syntax = Array("(),:'\"[]{} -+0123456789TrueFalse".utf8)
         for _ in 0..<5000 {
