@@ -38,12 +38,16 @@ let package = Package(
             ],
             swiftSettings: nativeFlags
         ),
-        .executableTarget(name: "GenerateExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Generate"),
+        // Example models: built in memory by KilnExamples, written to files by GenerateExamples.
+        .target(name: "KilnExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Models"),
+        .executableTarget(name: "GenerateExamples", dependencies: ["KilnExamples", "KilnIR", "KilnTensor"],
+                          path: "Examples/Generate"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
-        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses"], resources: [.copy("Golden")]),
+        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor"]),
+        .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

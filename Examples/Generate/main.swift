@@ -1,3 +1,4 @@
+import KilnExamples
 import KilnIR
 import KilnTensor
 
@@ -10,13 +11,10 @@ import Darwin
 // `swift run GenerateExamples [OUTPUT_DIR]`: writes Kiln's example models with seeded random
 // weights, each as `OUTPUT_DIR/NAME/NAME.kir` (+ `NAME.kir.bin`) and `OUTPUT_DIR/NAME/input.npy`.
 // OUTPUT_DIR defaults to the `Examples` folder of this package. The output is the same bytes on
-// every run.
+// every run. The models themselves are built by the KilnExamples library (`Examples/Models/`).
 
-/// The seed of every weight and input (each tensor draws from its own stream under it).
-let seed: UInt64 = 20_250_101
-
-/// The example model builders, in the order they are written; each names its folder.
-let models: [(UInt64) throws -> ExampleModel] = [MLP.build, CNN.build, DecoderBlock.build]
+let seed = ExampleModels.seed
+let names = ExampleModels.Name.allCases
 
 /// `Examples/`: two levels above this file (`Examples/Generate/main.swift`).
 func defaultOutputDirectory() -> String {
@@ -65,8 +63,8 @@ let outputDirectory = arguments.first ?? defaultOutputDirectory()
 let clock = ContinuousClock()
 let start = clock.now
 do {
-    for build in models {
-        let model = try build(seed)
+    for example in names {
+        let model = try ExampleModels.build(example, seed: seed)
         let name = model.name
         let folder = "\(outputDirectory)/\(name)"
         try makeDirectories(folder)
@@ -86,4 +84,4 @@ do {
 }
 let elapsed = (clock.now - start).components
 let milliseconds = elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
-print("wrote \(models.count) models to \(outputDirectory) in \(milliseconds) ms (seed \(seed))")
+print("wrote \(names.count) models to \(outputDirectory) in \(milliseconds) ms (seed \(seed))")

@@ -1,4 +1,5 @@
 import Foundation
+import KilnExamples
 import KilnIR
 import KilnKernels
 import KilnOps
@@ -137,15 +138,13 @@ struct DecomposeNumericsTests {
     }
 }
 
-/// The generated examples (`swift run GenerateExamples`): decomposing, and the whole pipeline,
+/// The example models (KilnExamples, built in memory): decomposing, and the whole pipeline,
 /// keep their outputs.
-@Suite(.enabled(if: decomposeKernels && ExampleFiles.exist,
-                "needs the portable kernels and the generated examples (swift run GenerateExamples)"))
 struct ExamplePipelineTests {
-    @Test(arguments: ExampleFiles.names)
-    func pipelineKeepsTheOutputs(_ name: String) throws {
-        let original = try KIRFile.read(path: ExampleFiles.folder + "\(name)/\(name).kir")
-        let input = try Npy.read(path: ExampleFiles.folder + "\(name)/input.npy")
+    @Test(arguments: ExampleModels.Name.allCases)
+    func pipelineKeepsTheOutputs(_ name: ExampleModels.Name) throws {
+        let model = try ExampleModels.build(name)
+        let (original, input) = (model.graph, model.input)
         let reference = try GraphEvaluator(original).run([input]).outputs
 
         var decomposed = original
@@ -159,22 +158,7 @@ struct ExamplePipelineTests {
 
         for graph in [decomposed, optimized] {
             let outputs = try GraphEvaluator(graph).run([input]).outputs
-            for (x, y) in zip(reference, outputs) { expectClose(x, y, tolerance: 1e-4, name) }
+            for (x, y) in zip(reference, outputs) { expectClose(x, y, tolerance: 1e-4, "\(name)") }
         }
-    }
-}
-
-/// Where the generated example models live: `Examples/` at the package root.
-enum ExampleFiles {
-    static let names = ["mlp", "cnn", "decoder_block"]
-
-    static var folder: String {
-        var path = #filePath
-        for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
-        return path + "/Examples/"
-    }
-
-    static var exist: Bool {
-        names.allSatisfy { FileManager.default.fileExists(atPath: folder + "\($0)/\($0).kir") }
     }
 }

@@ -2,18 +2,6 @@ import KilnIR
 import KilnOps
 import KilnTensor
 
-/// One generated example: its graph and a matching input.
-struct ExampleModel {
-    /// The folder and file name: `mlp` gives `mlp/mlp.kir` and `mlp/input.npy`.
-    var name: String
-    var graph: Graph
-    /// A seeded random input for the graph's single input.
-    var input: Tensor
-    /// Elements of the learned parameters (weights and biases; not running statistics, rotary
-    /// tables or masks), as PyTorch's `sum(p.numel() for p in model.parameters())` counts them.
-    var parameterCount: Int
-}
-
 /// A ``GraphBuilder`` plus seeded, PyTorch-style initialization of the constants it adds, and
 /// the layers the examples share.
 ///

@@ -1,3 +1,5 @@
+import KilnTensor
+
 /// A small, fully specified pseudo-random generator (SplitMix64) so that the example models'
 /// weights are the same bytes on every run and every machine.
 ///
@@ -9,23 +11,17 @@
 /// let w = rng.uniform(count: 512 * 256, in: -0.0625 ... 0.0625)
 /// ```
 struct SeededRandom {
-    private var state: UInt64
+    private var generator: SeededGenerator
 
     /// A generator for `stream` (any name) under `seed`.
     init(seed: UInt64, stream: String) {
-        state = seed ^ Self.fnv1a(stream)
+        generator = SeededGenerator(seed: seed ^ Self.fnv1a(stream))
         // Discard one output so that nearby seeds and names start far apart.
         _ = next()
     }
 
-    /// The next 64 random bits (SplitMix64, Steele, Lea and Flood 2014).
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// The next 64 random bits (KilnTensor's SplitMix64).
+    mutating func next() -> UInt64 { generator.next() }
 
     /// A double uniform in [0, 1), from the top 53 bits.
     mutating func unit() -> Double {
