@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KilnTensor", targets: ["KilnTensor"]),
         .library(name: "KilnOps", targets: ["KilnOps"]),
         .library(name: "KilnKernels", targets: ["KilnKernels"]),
+        .library(name: "KilnPTE", targets: ["KilnPTE"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
@@ -27,6 +28,9 @@ let package = Package(
         .target(name: "KilnTensor", swiftSettings: nativeFlags),
         .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
         .target(name: "KilnKernels", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
+        // C shim over the flatc-generated .pte verifier (headers from libflatbuffers-dev in /usr/include).
+        .target(name: "CKilnPTEVerifier", path: "Sources/CKilnPTEVerifier", cxxSettings: [.headerSearchPath("generated")]),
+        .target(name: "KilnPTE", dependencies: ["KilnTensor", "CKilnPTEVerifier"], swiftSettings: nativeFlags),
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         .target(name: "KilnPasses", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR"], swiftSettings: nativeFlags),
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
+        .testTarget(name: "KilnPTETests", dependencies: ["KilnPTE", "KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]

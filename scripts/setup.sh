@@ -9,9 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages Kiln needs at build or test time. (The .pte verifier, XNNPACK and Vulkan
-# backends add theirs here as they land.)
-PACKAGES=(python3)
+# Debian packages Kiln needs at build or test time: FlatBuffers headers for the .pte verifier
+# and flatc to check its generated header. (XNNPACK and Vulkan backends add theirs as they land.)
+PACKAGES=(python3 libflatbuffers-dev flatbuffers-compiler)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

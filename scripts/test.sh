@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The committed C++ verifier headers must be exactly what flatc generates from Schemas/*.fbs.
+echo "test: checking the generated .pte verifier headers"
+scripts/pte/generate_verifier.sh --check
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "test: building (debug, with tests)"
