@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "KilnPTE", targets: ["KilnPTE"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
+        .library(name: "KilnEmit", targets: ["KilnEmit"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -34,10 +35,12 @@ let package = Package(
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         .target(name: "KilnPasses", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR"], swiftSettings: nativeFlags),
+        .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
+                swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
+                "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
+        .testTarget(name: "KilnEmitTests", dependencies: ["KilnEmit", "KilnExamples"]),
         .testTarget(name: "KilnPTETests", dependencies: ["KilnPTE", "KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),

@@ -1,0 +1,167 @@
+import KilnIR
+import KilnOps
+import KilnPTE
+import KilnTensor
+
+/// Writes a graph of ATen core ops as a `.pte` program, following ExecuTorch's emitter
+/// (`exir/emit/_emitter.py`) so the file loads in ExecuTorch's runtime as well as Kiln's.
+///
+/// One ExecutionPlan named after the graph, with one Chain whose inputs and outputs are the
+/// plan's and whose instructions are one KernelCall per node, in node order:
+///
+/// - **values**: the graph inputs' Tensor EValues, then the constants', then for each node the
+///   EValues its arguments need (in parameter order; see `EValueTable`), its results' Tensor
+///   EValues, and, for a node with several results, a TensorList of them.
+/// - **KernelCall args**: one EValue index per op parameter, in schema order; then one out
+///   tensor per result; then the return value, which is the out tensor again for one result and
+///   the TensorList of the outs for several. ExecuTorch's generated kernel wrappers take
+///   parameters + outs + 1 arguments and reject any other count.
+/// - **operators**: each distinct `OpSchema.pte` (name, overload), in order of first use.
+/// - **constants**: Tensor EValues with `data_buffer_idx` indexing
+///   `program.constant_segment.offsets` (entry 0 reserved); their bytes are segment 0, each
+///   tensor at a multiple of ``constantAlignment``; identical bytes are stored once.
+/// - **planned tensors** (inputs and node results): `allocation_info` in memory id 1 at the
+///   ``MemoryPlan`` offset; `non_const_buffer_sizes` is `[0, arenaSize]`. Sizes are at the
+///   symbols' upper bounds, with DYNAMIC_BOUND when a dim is symbolic; dim order is contiguous.
+/// - **debug handles**: ExecuTorch keeps them outside the program (ETRecord); Kiln puts them in
+///   the chain's `stacktrace`, one FrameList per instruction holding one Frame with `name` = the
+///   node's op (as written in `.kir`), `lineno` = its debug handle and `context` = its location.
+///
+/// The output depends only on the graph: the same graph gives the same `PTEFile`, field for field.
+///
+/// ```swift
+/// try Decompose().run(&graph)
+/// let file = try PTEEmitter().emit(graph)
+/// let bytes = try file.serialized()
+/// ```
+public struct PTEEmitter: Sendable {
+    /// Plans the arena when ``emit(_:)`` is not given a plan.
+    public var planner: MemoryPlanner
+    /// Constant tensors start at multiples of this many bytes in the constant segment.
+    public var constantAlignment: Int
+    /// Check the memory plan (``MemoryPlan/check(_:)``) before emitting; on in debug builds.
+    public var checksPlan: Bool
+
+    public init(planner: MemoryPlanner = MemoryPlanner(), constantAlignment: Int = PTEFile.constantTensorAlignment,
+                checksPlan: Bool = _isDebugAssertConfiguration()) {
+        self.planner = planner
+        self.constantAlignment = constantAlignment
+        self.checksPlan = checksPlan
+    }
+
+    /// Plans `graph`'s memory and emits it.
+    /// - Throws: ``EmitError``: `.notDecomposed` for a node whose op has no `.pte` operator
+    ///   (run the `decompose` pass first), `.tooLarge` or `.unsupported` for a value the format
+    ///   cannot hold.
+    public func emit(_ graph: Graph) throws(EmitError) -> PTEFile {
+        try Self.requireCoreOps(graph)
+        return try emit(graph, plan: try planner.plan(graph))
+    }
+
+    /// Emits `graph` with its planned tensors where `plan` puts them.
+    /// - Throws: as ``emit(_:)``, and `.invalidPlan` when ``checksPlan`` is on and the plan fails its check.
+    public func emit(_ graph: Graph, plan: MemoryPlan) throws(EmitError) -> PTEFile {
+        try Self.requireCoreOps(graph)
+        if checksPlan { try plan.check(graph) }
+
+        var table = EValueTable()
+        var planned: [Int32] = []
+        for id in graph.inputs {
+            planned.append(try table.appendTensor(id, try plannedTensor(id, in: graph, plan: plan)))
+        }
+
+        var segment = ConstantSegment(alignment: constantAlignment,
+                                      reserving: Self.constantCapacity(graph, alignment: constantAlignment))
+        for id in graph.constants {
+            guard let data = graph[id].constantData else { continue }
+            let entry = data.withUnsafeRawBytes { segment.add($0) }
+            let tensor = try pteTensor(graph.type(of: id), name: graph[id].name, dimOrder: data.dimOrder,
+                                       dataBufferIdx: entry, offset: nil)
+            _ = try table.appendTensor(id, tensor)
+        }
+
+        var operators: [PTE.Operator] = []
+        var operatorIndex: [PTEOperator: Int32] = [:]
+        var instructions: [PTE.Instruction] = []
+        var stacktrace: [PTE.FrameList] = []
+        for node in graph.nodes {
+            let subject = graph.describe(node)
+            let pte = node.op.pte!  // requireCoreOps checked it
+            let opIndex: Int32
+            if let known = operatorIndex[pte] {
+                opIndex = known
+            } else {
+                opIndex = Int32(operators.count)
+                operatorIndex[pte] = opIndex
+                operators.append(PTE.Operator(name: pte.name, overload: pte.overload))
+            }
+            var args: [Int32] = []
+            for argument in node.arguments {
+                args.append(try table.append(argument, subject: subject))
+            }
+            var outs: [Int32] = []
+            for id in node.results {
+                outs.append(try table.appendTensor(id, try plannedTensor(id, in: graph, plan: plan)))
+            }
+            args += outs
+            args.append(outs.count == 1 ? outs[0] : try table.append(.tensorList(outs)))
+            instructions.append(.kernelCall(opIndex: opIndex, args: args))
+
+            guard let handle = Int32(exactly: node.debugHandle) else {
+                throw EmitError(.tooLarge, "debug handle \(node.debugHandle) does not fit the .pte's 32-bit line number",
+                                subject: subject)
+            }
+            stacktrace.append(PTE.FrameList(items: [
+                PTE.Frame(lineno: handle, name: node.op.name, context: node.location?.text),
+            ]))
+        }
+
+        let inputs = planned
+        var outputs: [Int32] = []
+        for id in graph.outputs {
+            guard let index = table.tensors[id] else {
+                throw EmitError(.unsupported, "output %\(graph[id].name) is not defined", subject: "graph @\(graph.name)")
+            }
+            outputs.append(index)
+        }
+        let chain = PTE.Chain(inputs: inputs, outputs: outputs, instructions: instructions, stacktrace: stacktrace)
+        let executionPlan = PTE.ExecutionPlan(
+            name: graph.name, values: table.values, inputs: inputs, outputs: outputs, chains: [chain],
+            operators: operators, nonConstBufferSizes: [0, Int64(plan.arenaSize)])
+        let program = PTE.Program(
+            executionPlan: [executionPlan],
+            constantSegment: PTE.SubsegmentOffsets(segmentIndex: 0, offsets: segment.offsets))
+        var file = PTEFile(program: program, segments: [segment.bytes])
+        do { try file.layOutSegments() } catch {
+            throw EmitError(.serialization, "cannot lay out the segments: \(error)")
+        }
+        return file
+    }
+
+    /// Throws `.notDecomposed` naming the first node without a `.pte` operator (and how many
+    /// others there are).
+    static func requireCoreOps(_ graph: Graph) throws(EmitError) {
+        let missing = graph.nodes.filter { $0.op.pte == nil }
+        guard let first = missing.first else { return }
+        let others = missing.count > 1 ? " (and \(missing.count - 1) other node\(missing.count == 2 ? "" : "s"))" : ""
+        throw EmitError(.notDecomposed,
+                        "\(first.op.name) has no .pte operator\(others); run the decompose pass first "
+                            + "(`kiln compile` does, `--passes decompose` in `kiln check`)",
+                        subject: graph.describe(first))
+    }
+
+    /// The Tensor EValue of planned value `id`.
+    private func plannedTensor(_ id: ValueID, in graph: Graph, plan: MemoryPlan) throws(EmitError) -> PTE.Tensor {
+        guard let offset = plan.offsets[id] else {
+            throw EmitError(.invalidPlan, "the memory plan has no offset for this value", subject: "%\(graph[id].name)")
+        }
+        return try pteTensor(graph.type(of: id), name: graph[id].name, offset: offset)
+    }
+
+    /// An upper bound on the constant segment's size, so its storage is allocated once.
+    private static func constantCapacity(_ graph: Graph, alignment: Int) -> Int {
+        graph.constants.reduce(0) { total, id in
+            total + (graph[id].constantData.map { $0.byteCount + alignment } ?? 0)
+        }
+    }
+}
