@@ -138,6 +138,13 @@ public struct GraphBuilder {
         return results
     }
 
+    /// Gives node `index` another debug handle (for rewrites that decide, after building a node,
+    /// which one inherits the handle of the node it replaces).
+    public mutating func setDebugHandle(_ handle: Int, ofNode index: Int) {
+        graph.nodes[index].debugHandle = handle
+        if handle < Int.max { nextHandle = Swift.max(nextHandle, handle + 1) }
+    }
+
     /// Marks values as the graph's outputs, in order.
     public mutating func output(_ values: ValueID...) {
         graph.outputs += values

@@ -25,8 +25,10 @@ public enum Rewrite: Sendable {
 /// - Values keep their names. New values get fresh names derived from the first result of the
 ///   node being rewritten (`%y.1`, `%y.2`, ...), never a name the source graph uses; a rule may
 ///   instead give a replacement the name of the source value it replaces (`names:`).
-/// - New nodes keep the location of the node being rewritten. The first node emitted for it keeps
-///   its debug handle; the others get fresh handles, above every handle of the source graph.
+/// - New nodes keep the location of the node being rewritten. The node that produces its (first)
+///   result keeps its debug handle, so plans and profiles still point at the model's node after
+///   helpers such as a weight transpose are folded away; the others get fresh handles, above every
+///   handle of the source graph.
 ///
 /// ```swift
 /// try GraphRewriter.rewrite(&graph, pass: "example") { rw, node throws(PassError) in
@@ -49,7 +51,11 @@ public struct GraphRewriter {
     private var usedHandles: Set<Int> = []
     private var nextHandle: Int
     /// The source node being rewritten, while its rule runs.
-    private var origin: Node?
+    private var origin: Node? {
+        didSet { originFirstNode = builder.graph.nodes.count }
+    }
+    /// The index of the first node emitted for `origin`.
+    private var originFirstNode = 0
     private var nextSuffix: [String: Int] = [:]
 
     /// Rewrites `graph` with `rule`, applied to every node in order; `graph` changes only when
@@ -160,8 +166,9 @@ public struct GraphRewriter {
     }
 
     /// Adds a node of `op`; `arguments` name its parameters (new-graph values), the others take
-    /// their defaults. It gets the location of the node being rewritten, that node's debug
-    /// handle if no earlier emitted node took it (else a fresh one), and `names` or fresh names.
+    /// their defaults. It gets the location of the node being rewritten, a fresh debug handle (the
+    /// node that ends up producing the rewritten node's result inherits its handle), and `names`
+    /// or fresh names.
     /// - Returns: the node's results.
     /// - Throws: `.rewrite` when the op is unknown, a parameter is missing or unknown, or the op's
     ///   type rule rejects the arguments.
@@ -230,13 +237,11 @@ public struct GraphRewriter {
 
     // MARK: Internals
 
-    /// The origin's handle for the first node emitted for it, then fresh ones.
+    /// A handle no source node and no new node has.
     private mutating func freshHandle() -> Int {
-        if let h = origin?.debugHandle, !usedHandles.contains(h) {
-            usedHandles.insert(h)
-            return h
+        while usedHandles.contains(nextHandle) || source.nodes.contains(where: { $0.debugHandle == nextHandle }) {
+            nextHandle += 1
         }
-        while usedHandles.contains(nextHandle) { nextHandle += 1 }
         usedHandles.insert(nextHandle)
         return nextHandle
     }
@@ -251,6 +256,12 @@ public struct GraphRewriter {
                 throw error(.rewrite, "replacement of %\(source[o].name) is \(now), expected \(was)")
             }
             map[o] = n
+        }
+        // The node now producing the first result inherits the rewritten node's debug handle.
+        if let origin, let first = new.first, !usedHandles.contains(origin.debugHandle),
+           case .result(let index, _) = builder.graph[first].definition, index >= originFirstNode {
+            builder.setDebugHandle(origin.debugHandle, ofNode: index)
+            usedHandles.insert(origin.debugHandle)
         }
     }
 

@@ -133,9 +133,9 @@ import Testing
         #expect(text.contains("tensors: 3 planned, 2 constant, 0 unplanned"))
         #expect(text.contains("  inputs:\n    %0 f32[8, 4] (dynamic bound) @1:"))
         #expect(text.contains("    [0] aten::addmm.out\n    [1] aten::relu.out\n"))
-        // addmm(bias, x, weight^T folded into a constant, beta=1, alpha=1) -> y; decompose gave
-        // addmm a fresh debug handle (#2), as the permute_copy that kept #0 was folded away.
-        #expect(text.contains("[0] aten::addmm.out(%1, %0, %2, 1, 1) -> %5  #2 loc(\"fc\")"))
+        // addmm(bias, x, weight^T folded into a constant, beta=1, alpha=1) -> y; addmm produces
+        // linear's result, so it keeps linear's debug handle (#0).
+        #expect(text.contains("[0] aten::addmm.out(%1, %0, %2, 1, 1) -> %5  #0 loc(\"fc\")"))
         #expect(text.contains("[1] aten::relu.out(%5) -> %6  #1 loc(\"act\")"))
         #expect(text.contains("arena 1: "))
     }

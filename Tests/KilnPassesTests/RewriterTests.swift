@@ -21,7 +21,9 @@ import Testing
         #expect(Set(graph.values.map(\.name)).count == graph.values.count)
     }
 
-    @Test func firstReplacementKeepsTheHandleAndLocationOthersGetFreshHandles() throws {
+    /// The node producing the rewritten node's result (addmm, not the weight's permute_copy)
+    /// keeps its handle and location; other new nodes get fresh handles above the graph's.
+    @Test func resultProducerKeepsTheHandleAndLocationOthersGetFreshHandles() throws {
         var graph = try parse("""
             graph @forward(%x: f32[2, 3], %w: f32[4, 3]) {
               %a = relu(%x) #10
@@ -31,7 +33,8 @@ import Testing
             }
             """)
         try runPasses([Decompose()], on: &graph)
-        #expect(graph.nodes.map(\.debugHandle) == [10, 4, 11, 2])
+        #expect(graph.nodes.map { $0.op.name } == ["relu", "permute_copy", "mm", "neg"])
+        #expect(graph.nodes.map(\.debugHandle) == [10, 11, 4, 2])
         #expect(graph.nodes.map { $0.location?.text } == [nil, "fc", "fc", nil])
     }
 
