@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
-        .testTarget(name: "KilnEmitTests", dependencies: ["KilnEmit", "KilnExamples"]),
+        .testTarget(name: "KilnEmitTests", dependencies: ["KilnEmit", "KilnExamples", "KilnIR", "KilnPTE", "KilnTensor"]),
         .testTarget(name: "KilnPTETests", dependencies: ["KilnPTE", "KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),

@@ -1,6 +1,7 @@
 import Foundation
 import KilnEmit
 import KilnExamples
+import KilnIR
 import KilnPTE
 import KilnTensor
 import Testing
@@ -78,7 +79,18 @@ import Testing
     /// reader: one method whose operators are ATen out-variants and whose constants fit the segment.
     @Test func kilnReadsExecuTorchsExamples() throws {
         let dir = try Self.folder()
-        let (status, output) = try Self.python("scripts/pte/executorch_export.py", ["--out", dir.path, "--examples"])
+        // The script reads the Examples' weights from .kir files: write them here, in-process
+        // (a `swift run` from inside `swift test` would wait forever for the build lock).
+        let examples = dir.appendingPathComponent("examples")
+        for name in ExampleModels.Name.allCases {
+            let model = try ExampleModels.build(name)
+            let folder = examples.appendingPathComponent(name.rawValue)
+            try FileIO.createDirectory(folder.path)
+            try KIRFile.write(model.graph, to: folder.appendingPathComponent("\(name.rawValue).kir").path)
+            try Npy.write(model.input, to: folder.appendingPathComponent("input.npy").path)
+        }
+        let (status, output) = try Self.python("scripts/pte/executorch_export.py",
+                                               ["--out", dir.path, "--examples", "--examples-dir", examples.path])
         if output.contains("No module named") || output.hasPrefix("SKIP") {
             print("SKIP: executorch wheel not installed: \(output.suffix(200))")
             return

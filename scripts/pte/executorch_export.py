@@ -5,7 +5,9 @@
 
 --examples  the three Examples (Examples/README.md), rebuilt in torch from the same weights as
             scripts/fixtures/examples_torch.py does: DIR/<name>.pte, plus DIR/<name>.input.npy and
-            DIR/<name>.executorch.npy (ExecuTorch's own runtime output for that input).
+            DIR/<name>.executorch.npy (ExecuTorch's own runtime output for that input). The weights
+            are read from EXAMPLES_DIR/<name>/<name>.kir (--examples-dir, default Examples/; run
+            `swift run GenerateExamples` first — this script never builds anything itself).
 --tiny      small seeded models whose files are small enough to commit as test fixtures:
             DIR/tiny_mlp.pte, DIR/tiny_cnn.pte (+ .input.npy / .executorch.npy).
 
@@ -73,6 +75,8 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--examples", action="store_true")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--examples-dir", default=examples_torch.EXAMPLES,
+                        help="where the generated Examples are (default: Examples/)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
@@ -88,10 +92,10 @@ def main():
 
     if args.examples:
         for name in examples_torch.NAMES:
-            folder = os.path.join(examples_torch.EXAMPLES, name)
+            folder = os.path.join(args.examples_dir, name)
             kir = os.path.join(folder, f"{name}.kir")
             if not os.path.exists(kir):
-                examples_torch.generate()
+                sys.exit(f"{kir} is missing: run `swift run GenerateExamples` (or pass --examples-dir)")
             _, _, constants = examples_torch.read_kir(kir)
             x = torch.from_numpy(np.load(os.path.join(folder, "input.npy")))
             export(examples_torch.load(name, constants), x, os.path.join(args.out, f"{name}.pte"))
