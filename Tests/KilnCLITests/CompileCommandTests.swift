@@ -1,4 +1,6 @@
 import Foundation
+import KilnIR
+import KilnExamples
 import Testing
 
 @Suite struct CompileCommandTests {
@@ -15,9 +17,6 @@ import Testing
         """
 
     /// The repository's Examples folder.
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Examples")
-
     func write(_ text: String, as name: String = "model.kir") throws -> URL {
         let url = try KilnCommand.temporaryDirectory().appendingPathComponent(name)
         try text.write(to: url, atomically: true, encoding: .utf8)
@@ -58,10 +57,13 @@ import Testing
         #expect(try Data(contentsOf: a.pte) == Data(contentsOf: b.pte))
     }
 
-    @Test(arguments: ["mlp", "cnn", "decoder_block"])
-    func compilesEachExampleFile(_ name: String) throws {
-        let model = Self.examples.appendingPathComponent("\(name)/\(name).kir")
-        let pte = try KilnCommand.temporaryDirectory().appendingPathComponent("\(name).pte")
+    /// Each Example, written in-process (a fresh clone has no generated Examples/ files), compiles.
+    @Test(arguments: ExampleModels.Name.allCases)
+    func compilesEachExampleFile(_ name: ExampleModels.Name) throws {
+        let dir = try KilnCommand.temporaryDirectory()
+        let model = dir.appendingPathComponent("\(name.rawValue).kir")
+        try KIRFile.write(try ExampleModels.build(name).graph, to: model.path)
+        let pte = dir.appendingPathComponent("\(name.rawValue).pte")
         let r = try KilnCommand.run(["compile", model.path, "-o", pte.path])
         #expect(r.status == 0, "stderr: \(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: pte.path))
