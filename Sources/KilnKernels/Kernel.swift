@@ -25,11 +25,17 @@ public struct KernelCall: @unchecked Sendable {
     public let arguments: OpArguments<Int>
     public let inputs: [Tensor]
     public let outputs: [Tensor]
+    /// Working memory for the kernel, at least ``KernelEntry/scratchBytes`` of this call, 64-byte
+    /// aligned. The runtime allocates it once at load time, so `execute()` never allocates; when
+    /// it is too small (or empty) a kernel that needs scratch allocates its own.
+    public let scratch: UnsafeMutableRawBufferPointer
 
-    public init(arguments: OpArguments<Int>, inputs: [Tensor], outputs: [Tensor]) {
+    public init(arguments: OpArguments<Int>, inputs: [Tensor], outputs: [Tensor],
+                scratch: UnsafeMutableRawBufferPointer = UnsafeMutableRawBufferPointer(start: nil, count: 0)) {
         self.arguments = arguments
         self.inputs = inputs
         self.outputs = outputs
+        self.scratch = scratch
     }
 
     /// The op being computed.

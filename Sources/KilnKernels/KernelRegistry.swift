@@ -7,10 +7,15 @@ public struct KernelEntry: Sendable {
     /// What the kernel is, by the naming convention: `f32_i64_add__portable`.
     public let name: String
     public let kernel: Kernel
+    /// Bytes of working memory the kernel wants for a call (0 for most kernels); callers that
+    /// run a call many times allocate it once and pass it as ``KernelCall/scratch``.
+    public let scratchBytes: @Sendable (KernelCall) -> Int
 
-    public init(op: String, name: String, kernel: @escaping Kernel) {
+    public init(op: String, name: String, scratchBytes: @escaping @Sendable (KernelCall) -> Int = { _ in 0 },
+                kernel: @escaping Kernel) {
         self.op = op
         self.name = name
+        self.scratchBytes = scratchBytes
         self.kernel = kernel
     }
 }
