@@ -22,20 +22,36 @@ public final class TensorStorage: @unchecked Sendable {
     public let isOwned: Bool
     private let keepAlive: AnyObject?
 
-    /// Allocates `byteCount` zeroed bytes, aligned to ``alignment``.
-    public init(zeroedByteCount byteCount: Int) {
-        precondition(byteCount >= 0, "negative storage size")
-        var raw: UnsafeMutableRawPointer?
-        // posix_memalign with size 0 may return nil; always allocate at least one line.
-        let size = max(byteCount, TensorStorage.alignment)
-        guard posix_memalign(&raw, TensorStorage.alignment, size) == 0, let raw else {
+    /// Allocates `byteCount` zeroed bytes, aligned to ``alignment``; traps when memory runs out.
+    /// Sizes that come from files go through ``allocate(zeroedByteCount:)`` instead.
+    public convenience init(zeroedByteCount byteCount: Int) {
+        guard let raw = TensorStorage.zeroedMemory(byteCount) else {
             fatalError("out of memory allocating \(byteCount) bytes of tensor storage")
         }
-        memset(raw, 0, size)
+        self.init(owning: raw, byteCount: byteCount)
+    }
+
+    /// Allocates `byteCount` zeroed, aligned bytes, or returns nil when the size is negative or
+    /// the memory cannot be had (for sizes read from untrusted files).
+    public static func allocate(zeroedByteCount byteCount: Int) -> TensorStorage? {
+        zeroedMemory(byteCount).map { TensorStorage(owning: $0, byteCount: byteCount) }
+    }
+
+    private init(owning raw: UnsafeMutableRawPointer, byteCount: Int) {
         self.baseAddress = raw
         self.byteCount = byteCount
         self.isOwned = true
         self.keepAlive = nil
+    }
+
+    private static func zeroedMemory(_ byteCount: Int) -> UnsafeMutableRawPointer? {
+        guard byteCount >= 0 else { return nil }
+        var raw: UnsafeMutableRawPointer?
+        // posix_memalign with size 0 may return nil; always allocate at least one line.
+        let size = max(byteCount, alignment)
+        guard posix_memalign(&raw, alignment, size) == 0, let raw else { return nil }
+        memset(raw, 0, size)
+        return raw
     }
 
     /// Borrows `byteCount` bytes at `pointer`; `owner` is retained for as long as this storage lives.
