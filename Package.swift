@@ -49,6 +49,10 @@ let package = Package(
         .target(name: "KilnExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Models"),
         .executableTarget(name: "GenerateExamples", dependencies: ["KilnExamples", "KilnIR", "KilnTensor"],
                           path: "Examples/Generate"),
+        // Allocation check: a counting malloc (linked into this executable only) around every kernel.
+        .target(name: "CKilnMallocCounter", path: "Sources/CKilnMallocCounter"),
+        .executableTarget(name: "KilnAllocCheck", dependencies: ["CKilnMallocCounter", "KilnKernels", "KilnOps", "KilnTensor"],
+                          path: "Sources/KilnAllocCheck"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),

@@ -22,3 +22,8 @@ if grep -E "^$PWD/(Sources|Tests|Backends|Examples)/.*warning:" "$log" >/dev/nul
 fi
 echo "test: running tests"
 swift test --skip-build
+
+# Kernels make no heap allocation per call (measured on optimized code: a debug build's
+# unspecialized generics allocate where release code does not).
+echo "test: checking that kernels do not allocate (release build)"
+swift run -c release KilnAllocCheck

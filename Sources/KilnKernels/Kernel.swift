@@ -19,8 +19,9 @@ public struct KernelError: Error, Equatable, Sendable, CustomStringConvertible {
 /// into ``inputs``, and the outputs the caller allocated (sized by the op's shape rule).
 ///
 /// Inputs are dense and row-major; a kernel may rely on element alignment only. A kernel writes
-/// its results through ``KilnTensor/Tensor/unsafeMutableBuffer(of:)`` of ``outputs`` and never
-/// allocates inside its loops.
+/// its results through ``KilnTensor/Tensor/unsafeMutableBuffer(of:)`` of ``outputs`` and, given
+/// ``scratch`` of its entry's ``KernelEntry/scratchBytes``, makes no heap allocation on success
+/// (its working memory is the scratch or the stack; `swift run -c release KilnAllocCheck` checks).
 public struct KernelCall: @unchecked Sendable {
     public let arguments: OpArguments<Int>
     public let inputs: [Tensor]
@@ -47,7 +48,8 @@ public struct KernelCall: @unchecked Sendable {
     /// The tensor passed for optional parameter `name`, or nil.
     public func optionalInput(_ name: String) -> Tensor? { arguments.optionalTensor(name).map { inputs[$0] } }
 
-    /// The tensors passed for list parameter `name`.
+    /// The tensors passed for list parameter `name`, as a new array (kernels, which must not
+    /// allocate, index ``inputs`` with `arguments.tensorList(name)` instead).
     public func inputList(_ name: String) -> [Tensor] { arguments.tensorList(name).map { inputs[$0] } }
 
     /// An error about this call.

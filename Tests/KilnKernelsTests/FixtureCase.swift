@@ -48,8 +48,15 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
         try Npy.read(path: Self.fixtures.appendingPathComponent(group).appendingPathComponent(file).path)
     }
 
-    /// Builds the call, runs the registered kernel, and compares every output.
+    /// Builds the call, runs the registered kernel, and compares every output: once as a direct
+    /// call (no scratch: kernels allocate their own) and once with the scratch the entry asks for,
+    /// filled with 0xFF bytes (NaNs), as the runtime passes it.
     func check() throws {
+        try check(withScratch: false)
+        try check(withScratch: true)
+    }
+
+    private func check(withScratch: Bool) throws {
         let schema = try #require(OpTable.schema(named: op), "unknown op \(op)")
         let entry = try #require(KernelRegistry.entry(for: op), "no kernel for \(op)")
         let inputTensors = try inputs.map(tensor)
@@ -64,7 +71,14 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
         }
         let arguments = try OpArguments.validated(schema, values)
         let outs = try KernelCall.allocateOutputs(arguments, inputs: inputTensors)
-        try entry.kernel(KernelCall(arguments: arguments, inputs: inputTensors, outputs: outs))
+        var call = KernelCall(arguments: arguments, inputs: inputTensors, outputs: outs)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: withScratch ? entry.scratchBytes(call) : 0,
+                                                             alignment: 64)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0xFF)
+        if withScratch { call = KernelCall(arguments: arguments, inputs: inputTensors, outputs: outs, scratch: scratch) }
+        try entry.kernel(call)
+        let name = withScratch ? "\(self.name) (with scratch)" : self.name
         #expect(outs.count == outputs.count, "\(name): \(outs.count) outputs, fixture has \(outputs.count)")
         for (i, (got, file)) in zip(outs, outputs).enumerated() {
             let want = try tensor(file)

@@ -311,13 +311,17 @@ private func unaryOutput(_ call: KernelCall, _ x: Tensor) throws(KernelError) ->
 /// The output of a binary call, checked to be a shape both inputs broadcast to.
 private func binaryOutput(_ call: KernelCall, _ a: Tensor, _ b: Tensor) throws(KernelError) -> Tensor {
     guard let out = call.outputs.first else { throw call.error("no output tensor") }
-    for (shape, name) in [(a.shape, "self"), (b.shape, "second input")] {
-        let offset = out.rank - shape.count
-        guard offset >= 0, shape.indices.allSatisfy({ shape[$0] == 1 || shape[$0] == out.shape[offset + $0] }) else {
-            throw call.error("\(name) of shape \(shape) does not broadcast to the output shape \(out.shape)")
-        }
-    }
+    try requireBroadcast(call, a.shape, "self", to: out.shape)
+    try requireBroadcast(call, b.shape, "second input", to: out.shape)
     return out
+}
+
+/// Checks that `shape` broadcasts to `outShape` (right-aligned, each dim 1 or equal).
+private func requireBroadcast(_ call: KernelCall, _ shape: [Int], _ name: String,
+                              to outShape: [Int]) throws(KernelError) {
+    guard ShapeMath.broadcasts(shape, to: outShape) else {
+        throw call.error("\(name) of shape \(shape) does not broadcast to the output shape \(outShape)")
+    }
 }
 
 // MARK: - Loops
@@ -380,9 +384,7 @@ private func mapBinary<Out: ComputedElement>(_ a: Tensor, _ b: Tensor, _ out: Te
     guard a.dtype == Out.dtype && b.dtype == Out.dtype else {
         // Mixed dtypes: convert each element on read, walking the broadcast.
         let x = ConvertingReader<Out.Compute>(a), y = ConvertingReader<Out.Compute>(b)
-        Broadcast.forEach(shape, Broadcast.strides(of: a.shape, in: shape), Broadcast.strides(of: b.shape, in: shape)) {
-            i, ia, ib in o[i] = Out(computed: f(x[ia], y[ib]))
-        }
+        Broadcast.forEach(shape, broadcasting: a.shape, b.shape) { i, ia, ib in o[i] = Out(computed: f(x[ia], y[ib])) }
         return
     }
     let x = a.unsafeBuffer(of: Out.self), y = b.unsafeBuffer(of: Out.self)
@@ -399,8 +401,8 @@ private func mapBinary<Out: ComputedElement>(_ a: Tensor, _ b: Tensor, _ out: Te
         for i in 0..<o.count { o[i] = Out(computed: f(s, y[i].computeValue)) }
     } else {
         // 4. General broadcast: walk the output, stepping each input by its broadcast strides.
-        Broadcast.forEach(shape, Broadcast.strides(of: a.shape, in: shape), Broadcast.strides(of: b.shape, in: shape)) {
-            i, ia, ib in o[i] = Out(computed: f(x[ia].computeValue, y[ib].computeValue))
+        Broadcast.forEach(shape, broadcasting: a.shape, b.shape) { i, ia, ib in
+            o[i] = Out(computed: f(x[ia].computeValue, y[ib].computeValue))
         }
     }
 }

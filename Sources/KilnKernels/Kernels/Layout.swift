@@ -40,40 +40,47 @@ private func permuteCopy(_ call: KernelCall) throws(KernelError) {
     guard dims.count == x.rank else {
         throw call.error("expected \(x.rank) dims for \(x), got \(dims)")
     }
-    // 1. Normalize the permutation and check that it is one.
-    var order = [Int](repeating: 0, count: x.rank)
-    var seen = [Bool](repeating: false, count: x.rank)
-    for (i, d) in dims.enumerated() {
-        let a = try normalizedDim(call, d, rank: x.rank)
-        guard !seen[a] else { throw call.error("dim \(d) appears more than once in \(dims)") }
-        seen[a] = true
-        order[i] = a
+    try withTemporaryInts(x.rank, x.rank) { (order, seen) throws(KernelError) in
+        // 1. Normalize the permutation and check that it is one.
+        for i in 0..<dims.count {
+            let a = try normalizedDim(call, dims[i], rank: x.rank)
+            guard seen[a] == 0 else { throw call.error("dim \(dims[i]) appears more than once in \(dims)") }
+            seen[a] = 1
+            order[i] = a
+        }
+        try permute(call, x, order)
     }
-    try permute(call, x, order)
 }
 
 /// transpose.int: permute_copy with dims dim0 and dim1 swapped.
 private func transposeCopy(_ call: KernelCall) throws(KernelError) {
     let x = call.input("self")
-    var order = Array(0..<x.rank)
     // A rank-0 tensor accepts dims 0 and -1 and is its own transpose.
     let a = try normalizedDim(call, call.arguments.int("dim0"), rank: x.rank)
     let b = try normalizedDim(call, call.arguments.int("dim1"), rank: x.rank)
-    if x.rank > 0 { order.swapAt(a, b) }
-    try permute(call, x, order)
+    try withTemporaryInts(x.rank) { (order) throws(KernelError) in
+        for d in 0..<x.rank { order[d] = d }
+        if x.rank > 0 { order.swapAt(a, b) }
+        try permute(call, x, order)
+    }
 }
 
 /// Writes `x` permuted by `order` (a valid permutation) into the call's output.
-private func permute(_ call: KernelCall, _ x: Tensor, _ order: [Int]) throws(KernelError) {
+private func permute(_ call: KernelCall, _ x: Tensor, _ order: UnsafeMutableBufferPointer<Int>) throws(KernelError) {
     let out = try onlyOutput(call, dtype: x.dtype)
-    let shape = order.map { x.shape[$0] }
-    guard out.shape == shape else { throw call.error("expected an output of shape \(shape), got \(out)") }
-    // 1. Walk the output in row-major order, reading the input at its strides taken in `order`.
-    let inStrides = Shape.strides(x.shape, dimOrder: Shape.contiguousDimOrder(rank: x.rank))
-    let srcStrides = order.map { inStrides[$0] }
-    let dstStrides = Shape.strides(shape, dimOrder: Shape.contiguousDimOrder(rank: shape.count))
-    // 2. One strided copy (a single memcpy when the permutation keeps the layout).
-    copyStrided(x, into: out, shape: shape, sourceOffset: 0, sourceStrides: srcStrides, destinationStrides: dstStrides)
+    let rank = x.rank
+    try withTemporaryInts(rank, rank, rank) { (inStrides, srcStrides, dstStrides) throws(KernelError) in
+        // 1. The output's shape is the input's taken in `order`.
+        guard ShapeMath.shape(out.shape, is: x.shape, permutedBy: order) else {
+            throw call.error("expected an output of shape \(order.map { x.shape[$0] }), got \(out)")
+        }
+        // 2. Walk the output in row-major order, reading the input at its strides taken in `order`.
+        ShapeMath.contiguousStrides(of: x.shape, into: inStrides)
+        for d in 0..<rank { srcStrides[d] = inStrides[order[d]] }
+        ShapeMath.contiguousStrides(of: out.shape, into: dstStrides)
+        // 3. One strided copy (a single memcpy when the permutation keeps the layout).
+        copyStrided(x, into: out, sourceOffset: 0, sourceStrides: srcStrides, destinationStrides: dstStrides)
+    }
 }
 
 /// slice_copy.Tensor: elements start..<end by step along dim, with Python's rules for negative
@@ -92,29 +99,35 @@ private func sliceCopy(_ call: KernelCall) throws(KernelError) {
     let start = clamp(call.arguments.optionalInt("start") ?? 0)
     let end = clamp(call.arguments.optionalInt("end") ?? size)
     let length = end > start ? (end - start - 1) / step + 1 : 0
-    var shape = x.shape
-    shape[dim] = length
-    guard out.shape == shape else { throw call.error("expected an output of shape \(shape), got \(out)") }
+    guard ShapeMath.shape(out.shape, is: x.shape, withDim: dim, resizedTo: length) else {
+        var shape = x.shape
+        shape[dim] = length
+        throw call.error("expected an output of shape \(shape), got \(out)")
+    }
 
     // 2. Read from element `start` along dim, stepping `step` elements of that dim at a time.
-    var srcStrides = Shape.strides(x.shape, dimOrder: Shape.contiguousDimOrder(rank: x.rank))
-    let offset = start * srcStrides[dim]
-    srcStrides[dim] *= step
-    let dstStrides = Shape.strides(shape, dimOrder: Shape.contiguousDimOrder(rank: shape.count))
-    copyStrided(x, into: out, shape: shape, sourceOffset: offset, sourceStrides: srcStrides, destinationStrides: dstStrides)
+    withTemporaryInts(x.rank, x.rank) { srcStrides, dstStrides in
+        ShapeMath.contiguousStrides(of: x.shape, into: srcStrides)
+        let offset = start * srcStrides[dim]
+        srcStrides[dim] *= step
+        ShapeMath.contiguousStrides(of: out.shape, into: dstStrides)
+        copyStrided(x, into: out, sourceOffset: offset, sourceStrides: srcStrides, destinationStrides: dstStrides)
+    }
 }
 
 /// cat: the inputs one after another along dim; inputs may be empty along dim.
 private func catCopy(_ call: KernelCall) throws(KernelError) {
-    let inputs = call.inputList("tensors")
-    guard let first = inputs.first else { throw call.error("expected at least one tensor") }
+    let indices = call.arguments.tensorList("tensors")   // into call.inputs
+    guard let firstIndex = indices.first else { throw call.error("expected at least one tensor") }
+    let first = call.inputs[firstIndex]
     guard first.rank > 0 else { throw call.error("cannot concatenate rank-0 tensors") }
     let dim = try normalizedDim(call, call.arguments.int("dim"), rank: first.rank)
     let out = try onlyOutput(call, dtype: first.dtype)
 
     // 1. Check that the inputs agree off dim and that the output holds exactly their sum along it.
     var total = 0
-    for (i, t) in inputs.enumerated() {
+    for (i, index) in indices.enumerated() {
+        let t = call.inputs[index]
         guard t.dtype == first.dtype, t.rank == first.rank else {
             throw call.error("tensor \(i) is \(t), tensor 0 is \(first)")
         }
@@ -123,20 +136,23 @@ private func catCopy(_ call: KernelCall) throws(KernelError) {
         }
         total += t.shape[dim]
     }
-    var shape = first.shape
-    shape[dim] = total
-    guard out.shape == shape else { throw call.error("expected an output of shape \(shape), got \(out)") }
+    guard ShapeMath.shape(out.shape, is: first.shape, withDim: dim, resizedTo: total) else {
+        var shape = first.shape
+        shape[dim] = total
+        throw call.error("expected an output of shape \(shape), got \(out)")
+    }
 
     // 2. Each input is `outer` blocks of `shape[dim] * inner` contiguous elements; block k of
     //    input i lands in output block k after the blocks of inputs 0..<i.
     let elementSize = first.dtype.byteSize
-    let outer = first.shape[..<dim].reduce(1, *)
-    let inner = first.shape[(dim + 1)...].reduce(1, *)
+    let outer = ShapeMath.product(first.shape, 0..<dim)
+    let inner = ShapeMath.product(first.shape, (dim + 1)..<first.rank)
     let outRow = total * inner * elementSize
     let dst = out.unsafeMutableRawBytes
     guard outer > 0, outRow > 0, let dstBase = dst.baseAddress else { return }
     var column = 0   // byte offset of the current input inside an output block
-    for t in inputs {
+    for index in indices {
+        let t = call.inputs[index]
         let row = t.shape[dim] * inner * elementSize
         if row > 0 {
             t.withUnsafeRawBytes { src in
@@ -176,14 +192,19 @@ private func copyBytes(_ x: Tensor, into out: Tensor, byteCount: Int) {
     }
 }
 
-private func copyStrided(_ x: Tensor, into out: Tensor, shape: [Int], sourceOffset: Int,
-                         sourceStrides: [Int], destinationStrides: [Int]) {
+/// Copies `x`'s elements, read from element `sourceOffset` at `sourceStrides`, into `out` at
+/// `destinationStrides`, walking `out`'s shape.
+private func copyStrided(_ x: Tensor, into out: Tensor, sourceOffset: Int,
+                         sourceStrides: UnsafeMutableBufferPointer<Int>,
+                         destinationStrides: UnsafeMutableBufferPointer<Int>) {
     let dst = out.unsafeMutableRawBytes
     let elementSize = x.dtype.byteSize
     x.withUnsafeRawBytes { src in
         guard out.elementCount > 0, let s = src.baseAddress, let d = dst.baseAddress else { return }
-        StridedCopy.copy(shape: shape, elementSize: elementSize,
-                         from: s + sourceOffset * elementSize, strides: sourceStrides,
-                         to: d, strides: destinationStrides)
+        out.shape.withUnsafeBufferPointer { shape in
+            StridedCopy.copy(shape: shape, elementSize: elementSize,
+                             from: s + sourceOffset * elementSize, strides: UnsafeBufferPointer(sourceStrides),
+                             to: d, strides: UnsafeBufferPointer(destinationStrides))
+        }
     }
 }

@@ -34,7 +34,8 @@ let quantizationKernels: [KernelEntry] = [
     KernelEntry(op: "quantized_decomposed.dequantize_per_channel",
                 name: "f32_dequantize_per_channel__portable", kernel: dequantizePerChannel),
     KernelEntry(op: "quantized_decomposed.quantize_per_channel_group",
-                name: "f32_quantize_per_channel_group__portable", kernel: quantizePerChannelGroup),
+                name: "f32_quantize_per_channel_group__portable", scratchBytes: widenedInputBytes,
+                kernel: quantizePerChannelGroup),
     KernelEntry(op: "quantized_decomposed.dequantize_per_channel_group",
                 name: "f32_dequantize_per_channel_group__portable", kernel: dequantizePerChannelGroup),
     KernelEntry(op: "quantized_decomposed.quantize_per_token",
@@ -42,10 +43,18 @@ let quantizationKernels: [KernelEntry] = [
     KernelEntry(op: "quantized_decomposed.dequantize_per_token",
                 name: "f32_dequantize_per_token__portable", kernel: dequantizePerToken),
     KernelEntry(op: "quantized_decomposed.choose_qparams.tensor",
-                name: "f32_choose_qparams_tensor__portable", kernel: chooseQParamsTensor),
+                name: "f32_choose_qparams_tensor__portable", scratchBytes: widenedInputBytes, kernel: chooseQParamsTensor),
     KernelEntry(op: "quantized_decomposed.choose_qparams_per_token_asymmetric",
-                name: "f32_choose_qparams_per_token_asymmetric__portable", kernel: chooseQParamsPerTokenAsymmetric),
+                name: "f32_choose_qparams_per_token_asymmetric__portable", scratchBytes: widenedInputBytes,
+                kernel: chooseQParamsPerTokenAsymmetric),
 ]
+
+/// The scratch of kernels that read an f16/bf16 `input` widened to f32 (none for f32 inputs),
+/// through `Tensor.withFloatValues(_:_:)` below.
+private func widenedInputBytes(_ call: KernelCall) -> Int {
+    let x = call.input("input")
+    return x.dtype == .float32 ? 0 : Scratch.bytes(Float.self, count: x.elementCount)
+}
 
 // MARK: - Kernels
 
@@ -84,7 +93,7 @@ private func quantizePerChannelGroup(_ call: KernelCall) throws(KernelError) {
     let x = call.input("input")
     let group = try groupRuns(call, x)
     // torch refuses NaNs here ("to_quant must not contain NaNs").
-    try x.withFloatValues { values throws(KernelError) in
+    try x.withFloatValues(call) { values throws(KernelError) in
         for v in values where v.isNaN { throw call.error("input contains NaN") }
     }
     let params = try QParams(call, run: group, count: x.elementCount / group)
@@ -134,7 +143,7 @@ private func chooseQParamsTensor(_ call: KernelCall) throws(KernelError) {
 
     // 2. The input's min and max (exact in f32 for every float dtype).
     var (lo, hi) = (Float.infinity, -Float.infinity)
-    try x.withFloatValues { values throws(KernelError) in
+    try x.withFloatValues(call) { values throws(KernelError) in
         for v in values {
             guard v.isFinite else { throw call.error("input contains \(v)") }
             lo = Swift.min(lo, v)
@@ -170,7 +179,7 @@ private func chooseQParamsPerTokenAsymmetric(_ call: KernelCall) throws(KernelEr
     /// One step of torch's arithmetic in the input's dtype.
     func r(_ v: Float) -> Float { rounded(v, to: dtype) }
 
-    x.withFloatValues { values in
+    x.withFloatValues(call) { values in
         for row in 0..<rows {
             // 1. The row's min and max; NaN propagates as in torch.amin / amax.
             var (lo, hi) = (Float.infinity, -Float.infinity)
@@ -542,15 +551,23 @@ private func qparamOutputs(_ call: KernelCall, count: Int) throws(KernelError)
 }
 
 private extension Tensor {
-    /// Calls `body` with the elements of a float tensor read as f32 (the f32 buffer itself, or a
-    /// widened copy of an f16/bf16 one made once).
-    func withFloatValues<R, E: Error>(_ body: (UnsafeBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
-        switch dtype {
-        case .float32:
-            return try body(unsafeBuffer(of: Float.self))
-        default:
-            let widened = floatValues()
-            return try widened.withUnsafeBufferPointer { (b) throws(E) -> R in try body(b) }
+    /// Calls `body` with the elements of a float tensor read as f32: the f32 buffer itself, or an
+    /// f16/bf16 one widened once into the call's scratch (``widenedInputBytes(_:)``).
+    func withFloatValues<R, E: Error>(_ call: KernelCall,
+                                      _ body: (UnsafeBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        if dtype == .float32 { return try body(unsafeBuffer(of: Float.self)) }
+        return try Scratch.with(call, Float.self, count: elementCount) { (widened) throws(E) -> R in
+            switch dtype {
+            case .float16: widen(unsafeBuffer(of: Float16.self), into: widened)
+            case .bfloat16: widen(unsafeBuffer(of: BFloat16.self), into: widened)
+            default: for i in 0..<elementCount { widened[i] = elementValue(self, i) }
+            }
+            return try body(UnsafeBufferPointer(widened))
         }
     }
+}
+
+/// `destination[i] = source[i]` as f32.
+private func widen<E: TensorElement>(_ source: UnsafeBufferPointer<E>, into destination: UnsafeMutableBufferPointer<Float>) {
+    for i in 0..<source.count { destination[i] = source[i].floatValue }
 }

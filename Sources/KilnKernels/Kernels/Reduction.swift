@@ -13,66 +13,79 @@ import KilnTensor
 
 /// The portable reduction kernels, one per op of `reductionOps` (names list the output dtypes).
 let reductionKernels: [KernelEntry] = [
-    KernelEntry(op: "mean.dim", name: "f32_f16_bf16_mean__portable", kernel: meanDim),
+    KernelEntry(op: "mean.dim", name: "f32_f16_bf16_mean__portable", scratchBytes: meanScratchBytes, kernel: meanDim),
     KernelEntry(op: "_softmax", name: "f32_f16_bf16__softmax__portable", kernel: softmax),
     KernelEntry(op: "softmax.int", name: "f32_f16_bf16_softmax_int__portable", kernel: softmax),
 ]
 
 // MARK: - mean
 
+/// mean.dim's scratch: one Double accumulator per output element.
+private func meanScratchBytes(_ call: KernelCall) -> Int {
+    Scratch.bytes(Double.self, count: call.outputs.first?.elementCount ?? 0)
+}
+
 /// mean.dim: the mean over `dim` (all dims when none or empty), keeping reduced dims as size 1
 /// when `keepdim`, in the output's dtype (`dtype`, else the input's); the mean of no elements is NaN.
 private func meanDim(_ call: KernelCall) throws(KernelError) {
     let x = call.input("self")
     guard let out = call.outputs.first else { throw call.error("no output tensor") }
+    guard out.dtype.isFloatingPoint else { throw call.error("expected a floating-point output, got \(out.dtype)") }
     let rank = x.rank
-    // 1. The reduced dims: none or [] means all; negative dims count from the end.
-    let requested = call.arguments.optionalIntList("dim") ?? []
-    var reduced = [Bool](repeating: requested.isEmpty, count: rank)
-    for d in requested {
-        let axis = try normalizedAxis(call, d, rank: rank)
-        if rank > 0 { reduced[axis] = true }
-    }
-    // 2. Each input dim's stride in the accumulators: row-major over the kept dims, 0 along the
-    //    reduced ones, so every input element lands in its output's accumulator.
-    var accumulatorStrides = [Int](repeating: 0, count: rank)
-    var (kept, count) = (1, 1)
-    for d in stride(from: rank - 1, through: 0, by: -1) {
-        if reduced[d] {
-            count *= x.shape[d]
-        } else {
-            accumulatorStrides[d] = kept
-            kept *= x.shape[d]
+    try withTemporaryInts(rank, rank) { (reduced, accumulatorStrides) throws(KernelError) in
+        // 1. The reduced dims (1 in `reduced`): none or [] means all; negative dims count from the end.
+        let requested = call.arguments.optionalIntList("dim") ?? []
+        if requested.isEmpty { reduced.update(repeating: 1) }
+        for d in requested {
+            let axis = try normalizedAxis(call, d, rank: rank)
+            if rank > 0 { reduced[axis] = 1 }
+        }
+        // 2. Each input dim's stride in the accumulators: row-major over the kept dims, 0 along the
+        //    reduced ones, so every input element lands in its output's accumulator.
+        var (kept, count) = (1, 1)
+        for d in stride(from: rank - 1, through: 0, by: -1) {
+            if reduced[d] != 0 {
+                count *= x.shape[d]
+            } else {
+                accumulatorStrides[d] = kept
+                kept *= x.shape[d]
+            }
+        }
+        guard out.elementCount == kept else {
+            throw call.error("output has \(out.elementCount) elements, the reduction of \(x.shape) gives \(kept)")
+        }
+        // 3. Sum in Double accumulators (the call's scratch), then divide by the reduced count
+        //    (0 / 0 is NaN) and store in the output dtype.
+        Scratch.with(call, Double.self, count: kept) { sums in
+            sum(x, UnsafeBufferPointer(accumulatorStrides), into: sums)
+            let n = Double(count)
+            switch out.dtype {
+            case .float16: store(sums, n, into: out, as: Float16.self)
+            case .bfloat16: store(sums, n, into: out, as: BFloat16.self)
+            default: store(sums, n, into: out, as: Float.self)
+            }
         }
     }
-    guard out.elementCount == kept else {
-        throw call.error("output has \(out.elementCount) elements, the reduction of \(x.shape) gives \(kept)")
-    }
-    // 3. Sum in Double in one row-major pass over the input, read as float32 (ATen casts integer
-    //    inputs to float32 and sums half types in float32; a float16/bfloat16 `dtype` rounds only
-    //    the mean, not the inputs).
-    var sums = [Double](repeating: 0, count: kept)
-    sums.withUnsafeMutableBufferPointer { acc in
+}
+
+/// `sums[j] = Σ x[i]` over the input elements `i` whose accumulator (at `strides`) is `j`, in one
+/// row-major pass over the input, read as float32 (ATen casts integer inputs to float32 and sums
+/// half types in float32; a float16/bfloat16 `dtype` rounds only the mean, not the inputs).
+private func sum(_ x: Tensor, _ strides: UnsafeBufferPointer<Int>, into sums: UnsafeMutableBufferPointer<Double>) {
+    sums.update(repeating: 0)
+    x.shape.withUnsafeBufferPointer { shape in
         if x.dtype == .float32 {
             let src = x.unsafeBuffer(of: Float.self)
-            Broadcast.forEach(x.shape, accumulatorStrides, accumulatorStrides) { i, j, _ in acc[j] += Double(src[i]) }
+            Broadcast.forEach(shape, strides, strides) { i, j, _ in sums[j] += Double(src[i]) }
         } else {
             let src = ConvertingReader<Float>(x)
-            Broadcast.forEach(x.shape, accumulatorStrides, accumulatorStrides) { i, j, _ in acc[j] += Double(src[i]) }
+            Broadcast.forEach(shape, strides, strides) { i, j, _ in sums[j] += Double(src[i]) }
         }
-    }
-    // 4. Divide by the reduced count (0 / 0 is NaN) and store in the output dtype.
-    let n = Double(count)
-    switch out.dtype {
-    case .float32: store(sums, n, into: out, as: Float.self)
-    case .float16: store(sums, n, into: out, as: Float16.self)
-    case .bfloat16: store(sums, n, into: out, as: BFloat16.self)
-    default: throw call.error("expected a floating-point output, got \(out.dtype)")
     }
 }
 
 /// `out[i] = sums[i] / count`, rounded to `Out`.
-private func store<Out: ComputedElement>(_ sums: [Double], _ count: Double, into out: Tensor,
+private func store<Out: ComputedElement>(_ sums: UnsafeMutableBufferPointer<Double>, _ count: Double, into out: Tensor,
                                          as _: Out.Type) where Out.Compute == Float {
     let o = out.unsafeMutableBuffer(of: Out.self)
     for i in 0..<o.count { o[i] = Out(computed: Float(sums[i] / count)) }

@@ -3,7 +3,8 @@ import KilnTensor
 
 /// Convolution and adaptive average pooling over NCHW float32 tensors.
 let spatialKernels: [KernelEntry] = [
-    KernelEntry(op: "convolution", name: "f32_convolution__portable", kernel: convolution),
+    KernelEntry(op: "convolution", name: "f32_convolution__portable", scratchBytes: convolutionScratchBytes,
+                kernel: convolution),
     KernelEntry(op: "_adaptive_avg_pool2d", name: "f32__adaptive_avg_pool2d__portable", kernel: adaptiveAvgPool2d),
     KernelEntry(op: "adaptive_avg_pool2d", name: "f32_adaptive_avg_pool2d__portable", kernel: adaptiveAvgPool2d),
 ]
@@ -12,6 +13,7 @@ let spatialKernels: [KernelEntry] = [
 
 /// The sizes of one 2-D convolution, read from the call (and the output the caller sized).
 private struct ConvolutionGeometry {
+    var transposed: Bool
     var batch: Int
     /// Channels of the input and the output, and the group count.
     var inChannels: Int, outChannels: Int, groups: Int
@@ -22,12 +24,51 @@ private struct ConvolutionGeometry {
     var inPlane: Int { inHeight * inWidth }
     var outPlane: Int { outHeight * outWidth }
     var kernelArea: Int { kernelHeight * kernelWidth }
+
+    /// A 1x1, stride-1, unpadded forward convolution: its input already is the unfolded matrix.
+    var isPointwise: Bool {
+        !transposed && kernelArea == 1 && strideY == 1 && strideX == 1 && padY == 0 && padX == 0
+    }
+
+    /// Floats of the unfolded group the GEMMs work on (one group of one image, reused):
+    /// `[Cg·kh·kw, OH·OW]` forward, `[Og·kh·kw, H·W]` transposed, none when pointwise.
+    var columnsCount: Int {
+        if transposed { return outChannels / groups * kernelArea * inPlane }
+        return isPointwise ? 0 : inChannels / groups * kernelArea * outPlane
+    }
+
+    /// The geometry of `call`; the output's spatial size comes from the rule, through the output.
+    init(_ call: KernelCall) throws(KernelError) {
+        let x = call.input("input"), w = call.input("weight"), out = call.outputs[0]
+        let args = call.arguments
+        transposed = args.bool("transposed")
+        groups = args.int("groups")
+        guard x.rank == 4, w.rank == 4, groups > 0 else {
+            throw call.error("expected 4-D input and weight and groups > 0, got \(x), \(w), groups \(groups)")
+        }
+        outChannels = transposed ? w.shape[1] * groups : w.shape[0]
+        guard out.rank == 4, out.shape[0] == x.shape[0], out.shape[1] == outChannels else {
+            throw call.error("output is \(out), expected [\(x.shape[0]), \(outChannels), H, W]")
+        }
+        (batch, inChannels) = (x.shape[0], x.shape[1])
+        (inHeight, inWidth, outHeight, outWidth) = (x.shape[2], x.shape[3], out.shape[2], out.shape[3])
+        (kernelHeight, kernelWidth) = (w.shape[2], w.shape[3])
+        (strideY, strideX) = pair(args.intList("stride"))
+        (padY, padX) = pair(args.intList("padding"))
+        (dilationY, dilationX) = pair(args.intList("dilation"))
+    }
+}
+
+/// convolution's scratch: one group's unfolded columns (see ``ConvolutionGeometry/columnsCount``).
+private func convolutionScratchBytes(_ call: KernelCall) -> Int {
+    guard let g = try? ConvolutionGeometry(call) else { return 0 }
+    return Scratch.bytes(Float.self, count: g.columnsCount)
 }
 
 /// 2-D convolution of NCHW input with OIHW weight (`[in, out / groups, kh, kw]` when transposed).
 ///
-/// Both directions are "unfold + GEMM", one group of one image at a time, through a scratch
-/// buffer allocated once per call:
+/// Both directions are "unfold + GEMM", one group of one image at a time, through a columns
+/// buffer (the call's scratch) reused for every group and image:
 /// - forward: im2col unfolds the input into `cols[Cg·kh·kw, OH·OW]`, then
 ///   `out[Og, OH·OW] = weight[Og, Cg·kh·kw] · cols` (a 1x1, stride-1, unpadded convolution
 ///   skips the unfolding: the input already is `cols`);
@@ -38,21 +79,8 @@ private struct ConvolutionGeometry {
     let x = call.input("input"), w = call.input("weight"), bias = call.optionalInput("bias")
     let out = call.outputs[0]
     guard x.dtype == .float32 else { throw call.error("the portable kernel does not compute \(x.dtype) tensors") }
-    let args = call.arguments
-    let transposed = args.bool("transposed")
-    let (strideY, strideX) = pair(args.intList("stride"))
-    let (padY, padX) = pair(args.intList("padding"))
-    let (dilationY, dilationX) = pair(args.intList("dilation"))
-    // Step 1: the geometry; the output's spatial size comes from the rule, through `out`.
-    let outChannels = transposed ? w.shape[1] * args.int("groups") : w.shape[0]
-    guard out.rank == 4, out.shape[0] == x.shape[0], out.shape[1] == outChannels else {
-        throw call.error("output is \(out), expected [\(x.shape[0]), \(outChannels), H, W]")
-    }
-    let g = ConvolutionGeometry(
-        batch: x.shape[0], inChannels: x.shape[1], outChannels: outChannels, groups: args.int("groups"),
-        inHeight: x.shape[2], inWidth: x.shape[3], outHeight: out.shape[2], outWidth: out.shape[3],
-        kernelHeight: w.shape[2], kernelWidth: w.shape[3],
-        strideY: strideY, strideX: strideX, padY: padY, padX: padX, dilationY: dilationY, dilationX: dilationX)
+    // Step 1: the geometry.
+    let g = try ConvolutionGeometry(call)
     let px = x.unsafeBuffer(of: Float.self).baseAddress!
     let pw = w.unsafeBuffer(of: Float.self).baseAddress!
     let py = out.unsafeMutableBuffer(of: Float.self).baseAddress!
@@ -63,31 +91,35 @@ private struct ConvolutionGeometry {
             (py + (image * g.outChannels + o) * g.outPlane).update(repeating: pb?[o] ?? 0, count: g.outPlane)
         }
     }
-    guard g.batch > 0, g.outChannels > 0, g.inChannels > 0 else { return }
-    // Step 3: the convolution proper, adding into the output.
-    if transposed {
-        transposedConvolution(g, px, pw, py)
-    } else {
-        forwardConvolution(g, px, pw, py)
+    // Nothing to add without input or output pixels (when the columns are empty, so is one side).
+    guard g.batch > 0, g.outChannels > 0, g.inChannels > 0, g.isPointwise || g.columnsCount > 0 else { return }
+    // Step 3: the convolution proper, adding into the output, with the columns in scratch.
+    Scratch.with(call, Float.self, count: g.columnsCount) { cols in
+        if g.transposed {
+            transposedConvolution(g, px, pw, py, cols: cols.baseAddress!)
+        } else {
+            forwardConvolution(g, px, pw, py, cols: cols.baseAddress)   // nil when pointwise
+        }
     }
 }
 
-/// Adds the forward convolution of `x` with `w` into `y`.
+/// Adds the forward convolution of `x` with `w` into `y`, unfolding each group into `cols`
+/// (``ConvolutionGeometry/columnsCount`` floats; nil when pointwise).
 private func forwardConvolution(_ g: ConvolutionGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                _ y: UnsafeMutablePointer<Float>) {
+                                _ y: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>?) {
     let cg = g.inChannels / g.groups, og = g.outChannels / g.groups
     let depth = cg * g.kernelArea
-    let pointwise = g.kernelArea == 1 && g.strideY == 1 && g.strideX == 1 && g.padY == 0 && g.padX == 0
-    // One scratch buffer for the unfolded group, reused for every image and group.
-    let cols = UnsafeMutablePointer<Float>.allocate(capacity: pointwise ? 0 : depth * g.outPlane)
-    defer { cols.deallocate() }
     for image in 0..<g.batch {
         for group in 0..<g.groups {
             let input = x + (image * g.inChannels + group * cg) * g.inPlane
-            if !pointwise { im2col(g, channels: cg, input, cols) }
+            var columns = input
+            if let cols {
+                im2col(g, channels: cg, input, cols)
+                columns = UnsafePointer(cols)
+            }
             Gemm.multiply(m: og, n: g.outPlane, k: depth,
                           a: .rowMajor(w + group * og * depth, columns: depth),
-                          b: .rowMajor(pointwise ? input : UnsafePointer(cols), columns: g.outPlane),
+                          b: .rowMajor(columns, columns: g.outPlane),
                           c: y + (image * g.outChannels + group * og) * g.outPlane, ldc: g.outPlane,
                           accumulate: true)
         }
@@ -122,14 +154,12 @@ private func im2col(_ g: ConvolutionGeometry, channels: Int, _ input: UnsafePoin
     }
 }
 
-/// Adds the transposed convolution of `x` with `w` (`[in, out / groups, kh, kw]`) into `y`.
+/// Adds the transposed convolution of `x` with `w` (`[in, out / groups, kh, kw]`) into `y`,
+/// through one group's columns in `cols` (``ConvolutionGeometry/columnsCount`` floats).
 private func transposedConvolution(_ g: ConvolutionGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                   _ y: UnsafeMutablePointer<Float>) {
+                                   _ y: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>) {
     let cg = g.inChannels / g.groups, og = g.outChannels / g.groups
     let depth = og * g.kernelArea
-    // One scratch buffer for one group's columns, reused for every image and group.
-    let cols = UnsafeMutablePointer<Float>.allocate(capacity: depth * g.inPlane)
-    defer { cols.deallocate() }
     for image in 0..<g.batch {
         for group in 0..<g.groups {
             // cols[Og·kh·kw, H·W] = (weight group [Cg, Og·kh·kw])^T · input group [Cg, H·W].
@@ -183,10 +213,10 @@ private func pair(_ values: [Int]) -> (Int, Int) {
     let size = call.arguments.intList("output_size")
     let (inHeight, inWidth) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
     let (outHeight, outWidth) = (size[0], size[1])
-    guard out.shape == Array(x.shape.dropLast(2)) + [outHeight, outWidth] else {
+    guard ShapeMath.shape(out.shape, is: x.shape, upTo: x.rank - 2, then: outHeight, outWidth) else {
         throw call.error("output is \(out), expected shape \(Array(x.shape.dropLast(2)) + [outHeight, outWidth])")
     }
-    let planes = x.shape.dropLast(2).reduce(1, *)
+    let planes = ShapeMath.product(x.shape, 0..<(x.rank - 2))
     guard planes == 0 || (inHeight > 0 && inWidth > 0) else {
         throw call.error("expected non-empty spatial dims, got input \(x)")
     }

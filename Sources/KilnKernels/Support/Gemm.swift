@@ -35,27 +35,36 @@ enum Gemm {
         }
     }
 
+    /// Elements of scratch ``multiply(m:n:k:a:b:c:ldc:accumulate:packing:)`` uses for `B`:
+    /// `k * n` when `B`'s rows are not contiguous (it is packed first), else 0.
+    static func packingCount<T>(n: Int, k: Int, b: Operand<T>) -> Int {
+        b.columnStride != 1 && n > 1 && k > 0 ? k * n : 0
+    }
+
     /// `C[m, n] = A · B` (or `C += A · B` when `accumulate`), with `C` row `i` at `c + i * ldc`.
     ///
     /// `A` may have any strides (one scalar read per `(i, p)`). When `B`'s rows are not contiguous
-    /// (a transposed weight, as in linear) it is first packed into a row-major scratch copy,
-    /// allocated once for the whole product. `k == 0` gives zeros (or leaves `C` as it was).
+    /// (a transposed weight, as in linear) it is first packed into a row-major copy: in `packing`
+    /// when that holds ``packingCount(n:k:b:)`` elements (the kernel's scratch), else in memory
+    /// allocated for this product only. `k == 0` gives zeros (or leaves `C` as it was).
     /// Floats accumulate in Float in `p` order; integers wrap on overflow, as torch's do.
     static func multiply<T: GemmElement>(m: Int, n: Int, k: Int, a: Operand<T>, b: Operand<T>,
-                                         c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool) {
+                                         c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool,
+                                         packing: UnsafeMutableBufferPointer<T> = .init(start: nil, count: 0)) {
         guard m > 0, n > 0 else { return }
-        // Step 1: make B's rows contiguous (only needed when a row has more than one element).
-        if b.columnStride != 1 && n > 1 && k > 0 {
-            let packed = UnsafeMutablePointer<T>.allocate(capacity: k * n)
-            defer { packed.deallocate() }
-            for p in 0..<k {
-                for j in 0..<n { (packed + p * n + j).initialize(to: b[p, j]) }
-            }
-            rowAccumulate(m: m, n: n, k: k, a: a, b: UnsafePointer(packed), ldb: n, c: c, ldc: ldc,
-                          accumulate: accumulate)
+        let packed = packingCount(n: n, k: k, b: b)
+        guard packed > 0 else {
+            rowAccumulate(m: m, n: n, k: k, a: a, b: b.base, ldb: b.rowStride, c: c, ldc: ldc, accumulate: accumulate)
             return
         }
-        rowAccumulate(m: m, n: n, k: k, a: a, b: b.base, ldb: b.rowStride, c: c, ldc: ldc, accumulate: accumulate)
+        // Step 1: make B's rows contiguous, in the caller's packing buffer (or a new one).
+        let owned: UnsafeMutablePointer<T>? = packing.count >= packed ? nil : .allocate(capacity: packed)
+        defer { owned?.deallocate() }
+        let pb = owned ?? packing.baseAddress!
+        for p in 0..<k {
+            for j in 0..<n { (pb + p * n + j).initialize(to: b[p, j]) }
+        }
+        rowAccumulate(m: m, n: n, k: k, a: a, b: UnsafePointer(pb), ldb: n, c: c, ldc: ldc, accumulate: accumulate)
     }
 
     /// The i-k-j loop nest over a `B` whose rows are contiguous (`B[p, j]` at `b[p * ldb + j]`).

@@ -11,7 +11,8 @@ import Darwin
 /// of a larger tensor (destination strides of the whole).
 ///
 /// ```swift
-/// // out = x.permute(1, 0) for a [2, 3] x: walk out's shape [3, 2], reading x at strides [1, 3].
+/// // out = x.permute(1, 0) for a [2, 3] x: walk out's shape [3, 2], reading x at strides [1, 3]
+/// // (each of the three a buffer, such as from withTemporaryInts).
 /// StridedCopy.copy(shape: [3, 2], elementSize: 4, from: x, strides: [1, 3], to: out, strides: [2, 1])
 /// ```
 enum StridedCopy {
@@ -19,61 +20,64 @@ enum StridedCopy {
     /// `destinationStrides`; each element is `elementSize` bytes.
     ///
     /// Dims of size 1 are dropped and dims that are contiguous in both layouts are merged first,
-    /// so a copy that is contiguous on both sides is one `memcpy`.
-    static func copy(shape: [Int], elementSize: Int,
-                     from source: UnsafeRawPointer, strides sourceStrides: [Int],
-                     to destination: UnsafeMutableRawPointer, strides destinationStrides: [Int]) {
+    /// so a copy that is contiguous on both sides is one `memcpy`. The merged dims and the
+    /// odometer live on the stack: the copy allocates nothing.
+    static func copy(shape: UnsafeBufferPointer<Int>, elementSize: Int,
+                     from source: UnsafeRawPointer, strides sourceStrides: UnsafeBufferPointer<Int>,
+                     to destination: UnsafeMutableRawPointer, strides destinationStrides: UnsafeBufferPointer<Int>) {
         precondition(shape.count == sourceStrides.count && shape.count == destinationStrides.count,
                      "StridedCopy: shape and strides differ in rank")
         // 1. Nothing to copy when any dim is empty.
         if shape.contains(0) { return }
-
-        // 2. Simplify: drop size-1 dims, then merge each dim into the next-inner one when both
-        //    layouts step over it as one run.
-        var dims: [(size: Int, src: Int, dst: Int)] = []
-        dims.reserveCapacity(shape.count)
-        for i in shape.indices where shape[i] != 1 {
-            let d = (size: shape[i], src: sourceStrides[i], dst: destinationStrides[i])
-            if let last = dims.last, last.src == d.src * d.size, last.dst == d.dst * d.size {
-                dims[dims.count - 1] = (size: last.size * d.size, src: d.src, dst: d.dst)
-            } else {
-                dims.append(d)
+        let rank = shape.count
+        withTemporaryInts(rank, rank, rank, rank) { sizes, src, dst, index in
+            // 2. Simplify: drop size-1 dims, then merge each dim into the next-inner one when both
+            //    layouts step over it as one run. The first `count` entries are the merged dims.
+            var count = 0
+            for i in 0..<rank where shape[i] != 1 {
+                let (size, s, d) = (shape[i], sourceStrides[i], destinationStrides[i])
+                if count > 0, src[count - 1] == s * size, dst[count - 1] == d * size {
+                    sizes[count - 1] *= size
+                    (src[count - 1], dst[count - 1]) = (s, d)
+                } else {
+                    (sizes[count], src[count], dst[count]) = (size, s, d)
+                    count += 1
+                }
             }
-        }
 
-        // 3. A single element (every dim had size 1).
-        guard let inner = dims.last else {
-            memcpy(destination, source, elementSize)
-            return
-        }
-
-        // 4. The innermost dim is a contiguous run on both sides: copy whole runs.
-        let runIsContiguous = inner.src == 1 && inner.dst == 1
-        let outer = dims.dropLast()
-        var index = [Int](repeating: 0, count: outer.count)
-        var (srcOffset, dstOffset) = (0, 0)   // element offsets of the current run
-        let runs = outer.reduce(1) { $0 * $1.size }
-        for _ in 0..<runs {
-            if runIsContiguous {
-                memcpy(destination + dstOffset * elementSize, source + srcOffset * elementSize,
-                       inner.size * elementSize)
-            } else {
-                copyRun(count: inner.size, elementSize: elementSize,
-                        from: source + srcOffset * elementSize, stride: inner.src,
-                        to: destination + dstOffset * elementSize, stride: inner.dst)
+            // 3. A single element (every dim had size 1).
+            guard count > 0 else {
+                memcpy(destination, source, elementSize)
+                return
             }
-            // 5. Advance the odometer over the outer dims, innermost first.
-            var d = outer.count - 1
-            while d >= 0 {
-                let dim = outer[outer.startIndex + d]
-                index[d] += 1
-                srcOffset += dim.src
-                dstOffset += dim.dst
-                if index[d] < dim.size { break }
-                srcOffset -= dim.src * dim.size
-                dstOffset -= dim.dst * dim.size
-                index[d] = 0
-                d -= 1
+
+            // 4. The innermost dim is a contiguous run on both sides: copy whole runs.
+            let inner = count - 1
+            let runIsContiguous = src[inner] == 1 && dst[inner] == 1
+            var (srcOffset, dstOffset) = (0, 0)   // element offsets of the current run
+            var runs = 1
+            for d in 0..<inner { runs *= sizes[d] }
+            for _ in 0..<runs {
+                if runIsContiguous {
+                    memcpy(destination + dstOffset * elementSize, source + srcOffset * elementSize,
+                           sizes[inner] * elementSize)
+                } else {
+                    copyRun(count: sizes[inner], elementSize: elementSize,
+                            from: source + srcOffset * elementSize, stride: src[inner],
+                            to: destination + dstOffset * elementSize, stride: dst[inner])
+                }
+                // 5. Advance the odometer over the outer dims, innermost first.
+                var d = inner - 1
+                while d >= 0 {
+                    index[d] += 1
+                    srcOffset += src[d]
+                    dstOffset += dst[d]
+                    if index[d] < sizes[d] { break }
+                    srcOffset -= src[d] * sizes[d]
+                    dstOffset -= dst[d] * sizes[d]
+                    index[d] = 0
+                    d -= 1
+                }
             }
         }
     }
