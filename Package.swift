@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KilnOps", targets: ["KilnOps"]),
         .library(name: "KilnKernels", targets: ["KilnKernels"]),
         .library(name: "KilnPTE", targets: ["KilnPTE"]),
+        .library(name: "KilnRuntime", targets: ["KilnRuntime"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
@@ -32,6 +33,8 @@ let package = Package(
         // C shim over the flatc-generated .pte verifier (headers from libflatbuffers-dev in /usr/include).
         .target(name: "CKilnPTEVerifier", path: "Sources/CKilnPTEVerifier", cxxSettings: [.headerSearchPath("generated")]),
         .target(name: "KilnPTE", dependencies: ["KilnTensor", "CKilnPTEVerifier"], swiftSettings: nativeFlags),
+        .target(name: "KilnRuntime", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnPTE"],
+                swiftSettings: nativeFlags),
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         .target(name: "KilnPasses", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR"], swiftSettings: nativeFlags),
@@ -40,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE",
+                "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -60,7 +63,11 @@ let package = Package(
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnEmitTests", dependencies: ["KilnEmit", "KilnExamples", "KilnIR", "KilnPTE", "KilnTensor"]),
         .testTarget(name: "KilnPTETests", dependencies: ["KilnPTE", "KilnTensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor", "KilnIR", "KilnExamples"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor", "KilnIR", "KilnExamples", "KilnEmit"]),
+        .testTarget(name: "KilnRuntimeTests",
+                    dependencies: ["KilnRuntime", "KilnEmit", "KilnPasses", "KilnExamples", "KilnIR", "KilnPTE",
+                                   "KilnTensor", "KilnKernels"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 echo "test: checking the generated .pte verifier headers"
 scripts/pte/generate_verifier.sh --check
 
+# The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
+# A module built earlier stays visible in .build, so also check what the sources import.
+echo "test: building the runtime alone"
+swift build --target KilnRuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Sources/KilnRuntime/*.swift \
+    | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|Glibc|Darwin)$"; then
+  echo "test: KilnRuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "test: building (debug, with tests)"

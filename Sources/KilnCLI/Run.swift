@@ -1,0 +1,74 @@
+import ArgumentParser
+import KilnRuntime
+import KilnTensor
+
+/// `kiln run`: a `.pte` program on the portable runtime.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a .pte program on Kiln's runtime and print (or write) its outputs.",
+        discussion: """
+            Loads FILE (any ExecuTorch-format .pte whose operators Kiln has kernels for and whose \
+            delegates' backends are registered), binds each --input .npy file to the method's \
+            inputs in order, runs the method once, and prints each output's dtype and shape. \
+            With --output-dir, writes output_0.npy, output_1.npy, ... there (the folder is \
+            created if missing; each file is written atomically). An input must have the \
+            input's dtype and shape, or for a bounded-dynamic input sizes within the bounds. \
+            Errors name the file, the input (and its .npy file), or the instruction and operator \
+            (`instruction 3 (aten::addmm.out #5 loc("fc1"))`).
+            """
+    )
+
+    @Argument(help: "The program: a .pte file.")
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("An input tensor, one per method input, in order.", valueName: "x.npy"))
+    var input: [String] = []
+
+    @Option(help: "Write output_0.npy, output_1.npy, ... into this folder (created if missing).")
+    var outputDir: String?
+
+    @Option(help: "The method to run (default: the program's only method).")
+    var method: String?
+
+    func run() throws {
+        try reportingErrors {
+            let program = try Program.load(path: file)
+            let runnable = try program.method(method)
+            guard input.count == runnable.inputCount else {
+                var expected: [String] = []
+                for i in 0..<runnable.inputCount { expected.append("%\(try runnable.inputMeta(i).valueIndex): \(try runnable.inputMeta(i))") }
+                throw RuntimeError(.inputCount, "method \"\(runnable.name)\" takes \(runnable.inputCount) input"
+                                   + "\(runnable.inputCount == 1 ? "" : "s") (\(expected.joined(separator: ", "))), "
+                                   + "\(input.count) given with --input", path: file)
+            }
+            var tensors: [Tensor] = []
+            for path in input {
+                do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
+                    throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
+                }
+            }
+            do {
+                try runnable.setInputs(tensors)
+            } catch let error as RuntimeError {
+                // Name the .npy file bound to the input at fault.
+                var e = error
+                if let i = (0..<input.count).first(where: { e.message.hasPrefix("input \($0) ") }) {
+                    e.message += " (from \(input[i]))"
+                }
+                throw e
+            }
+            try runnable.execute()
+            if let outputDir { try FileIO.createDirectory(outputDir) }
+            for i in 0..<runnable.outputCount {
+                let tensor = try runnable.output(i)
+                var line = "output \(i) %\(try runnable.outputMeta(i).valueIndex): \(tensor.dtype)\(tensor.shape)"
+                if let outputDir {
+                    let path = (outputDir.hasSuffix("/") ? outputDir : outputDir + "/") + "output_\(i).npy"
+                    try Npy.write(tensor, to: path)
+                    line += " -> \(path)"
+                }
+                print(line)
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import KilnOps
+import KilnPTE
+import KilnTensor
+
+/// Checks one KernelCall against its op when the program loads, so that running it can only
+/// fail on data: the argument count (one per op parameter, one out tensor per result, one
+/// return value: ExecuTorch's `parameters + outs + 1`), each argument's kind, and the out
+/// tensors' types against what the op's shape rule gives for the inputs' planned types.
+///
+/// Argument decoding follows the way ExecuTorch's emitter (and Kiln's) writes them:
+///
+/// | parameter | EValue |
+/// |---|---|
+/// | `Tensor` | a Tensor |
+/// | `Tensor[]` | a TensorList |
+/// | `int`, `bool` | an Int, a Bool |
+/// | `float` | a Double (or an Int, widened) |
+/// | `Scalar` | an Int or a Double, as written |
+/// | `int[]` | an IntList (of Int EValues, dereferenced) |
+/// | `ScalarType` | an Int holding the `.pte` ScalarType code |
+/// | absent optional | a Null |
+struct KernelCallChecker {
+    let values: [ValueSpec]
+    let info: InstructionInfo
+    let method: String
+
+    func check(_ op: ResolvedOperator, args: [Int]) throws(RuntimeError) -> KernelSpec {
+        let schema = op.schema
+        let parameters = schema.parameters.count
+        let expected = parameters + schema.resultCount + 1
+        guard args.count == expected else {
+            throw fail(.invalidArguments, "has \(args.count) arguments, expected \(expected): \(parameters) for "
+                       + "\(schema.signature), \(schema.resultCount) out tensor\(schema.resultCount == 1 ? "" : "s") "
+                       + "and the return value")
+        }
+        var arguments: [Argument<Int>] = []
+        for (parameter, value) in zip(schema.parameters, args) {
+            guard let argument = decode(parameter.kind, value) else {
+                throw fail(.invalidArguments, "argument '\(parameter.name)' is \(values[value].kindName) %\(value), "
+                           + "expected \(parameter.kind)")
+            }
+            arguments.append(argument)
+        }
+        let outs = Array(args[parameters..<(parameters + schema.resultCount)])
+        var outSpecs: [TensorSpec] = []
+        for out in outs {
+            guard let spec = values[out].tensor else {
+                throw fail(.invalidArguments, "out argument %\(out) is \(values[out].kindName), expected a Tensor")
+            }
+            guard !spec.isConstant else {
+                throw fail(.invalidArguments, "out argument %\(out) is a constant; a kernel may not write constants")
+            }
+            outSpecs.append(spec)
+        }
+        let returned = args[expected - 1]
+        switch values[returned] {
+        case .tensor where schema.resultCount == 1, .tensorList where schema.resultCount > 1:
+            break
+        default:
+            throw fail(.invalidArguments, "the return value %\(returned) is \(values[returned].kindName), expected "
+                       + (schema.resultCount == 1 ? "the out Tensor" : "a TensorList of the outs"))
+        }
+
+        // Kernels take dense, row-major tensors.
+        var tensors = outs
+        for a in arguments { tensors += a.tensors }
+        for t in tensors {
+            guard let spec = values[t].tensor else {
+                throw fail(.invalidArguments, "value %\(t) is \(values[t].kindName), expected a Tensor")
+            }
+            guard spec.isContiguous else {
+                throw fail(.unsupported, "tensor %\(t) (\(spec.type)) has dim order \(spec.dimOrder); "
+                           + "the portable kernels take row-major tensors")
+            }
+        }
+
+        // The op's shape rule must give the out tensors' types.
+        let typed = arguments.map { $0.map { values[$0].tensor?.type ?? TensorType(.float32, static: []) } }
+        let results: [TensorType]
+        do {
+            results = try schema.inferTypes(typed)
+        } catch {
+            throw fail(.invalidArguments, error.description)
+        }
+        for (position, (result, spec)) in zip(results, outSpecs).enumerated() where !spec.holds(result) {
+            let planned = TensorMeta(valueIndex: outs[position], dtype: spec.dtype, sizes: spec.sizes,
+                                     dimOrder: spec.dimOrder, isDynamic: spec.isDynamic)
+            throw fail(.invalidArguments, "out tensor %\(outs[position]) is \(planned), but \(schema.name) gives "
+                       + "\(result) for these arguments")
+        }
+        return KernelSpec(op: op, arguments: arguments, outs: outs)
+    }
+
+    /// The argument EValue `value` gives a parameter of `kind`, or nil when it cannot.
+    private func decode(_ kind: ArgumentKind, _ value: Int) -> Argument<Int>? {
+        switch (kind, values[value]) {
+        case (.tensor, .tensor): return .tensor(value)
+        case (.tensorList, .tensorList(let items)): return .tensorList(items)
+        case (.int, .int(let v)): return .int(Int(truncatingIfNeeded: v))
+        case (.float, .double(let v)): return .float(v)
+        case (.float, .int(let v)): return .float(Double(v))
+        case (.bool, .bool(let v)): return .bool(v)
+        case (.intList, .intList(let items)): return .intList(items.map { Int(truncatingIfNeeded: $0) })
+        case (.scalar, .int(let v)): return .int(Int(truncatingIfNeeded: v))
+        case (.scalar, .double(let v)): return .float(v)
+        case (.scalar, .bool(let v)): return .int(v ? 1 : 0)
+        case (.dtype, .int(let code)):
+            guard let raw = Int8(exactly: code), let type = PTE.ScalarType(rawValue: raw), let dtype = DType(type) else {
+                return nil
+            }
+            return .dtype(dtype)
+        case (.optional, .null): return Argument<Int>.none
+        case (.optional(let inner), _): return decode(inner, value)
+        default: return nil
+        }
+    }
+
+    private func fail(_ kind: RuntimeError.Kind, _ message: String) -> RuntimeError {
+        RuntimeError(kind, "\(method): \(info): \(message)")
+    }
+}
