@@ -54,7 +54,8 @@ let package = Package(
                           path: "Examples/Generate"),
         // Allocation check: a counting malloc (linked into this executable only) around every kernel.
         .target(name: "CKilnMallocCounter", path: "Sources/CKilnMallocCounter"),
-        .executableTarget(name: "KilnAllocCheck", dependencies: ["CKilnMallocCounter", "KilnKernels", "KilnOps", "KilnTensor"],
+        .executableTarget(name: "KilnAllocCheck", dependencies: ["CKilnMallocCounter", "KilnKernels", "KilnOps", "KilnTensor",
+                                                                  "KilnRuntime", "KilnEmit", "KilnExamples"],
                           path: "Sources/KilnAllocCheck"),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),

@@ -39,7 +39,10 @@ func runChecks() -> Int32 {
         }
     }
 
-    // 3. The verdict.
+    // 3. Whole methods: Method.execute() on each Example, as the runtime runs any program.
+    checkMethods(&counter)
+
+    // 4. The verdict.
     if counter.failures.isEmpty {
         print("kiln-alloc-check: \(counter.measured) checks, none allocated")
         return 0
