@@ -62,22 +62,25 @@ enum ValueSpec {
         return nil
     }
 
-    /// `Tensor`, `IntList`, ... as in `program.fbs`, for messages.
-    var kindName: String {
+    /// Which `KernelTypes` member this value came from.
+    var tag: PTE.KernelTypesTag {
         switch self {
-        case .null: return "Null"
-        case .int: return "Int"
-        case .bool: return "Bool"
-        case .double: return "Double"
-        case .string: return "String"
-        case .tensor: return "Tensor"
-        case .intList: return "IntList"
-        case .doubleList: return "DoubleList"
-        case .boolList: return "BoolList"
-        case .tensorList: return "TensorList"
-        case .optionalTensorList: return "OptionalTensorList"
+        case .null: return .null
+        case .int: return .int
+        case .bool: return .bool
+        case .double: return .double
+        case .string: return .string
+        case .tensor: return .tensor
+        case .intList: return .intList
+        case .doubleList: return .doubleList
+        case .boolList: return .boolList
+        case .tensorList: return .tensorList
+        case .optionalTensorList: return .optionalTensorList
         }
     }
+
+    /// `Tensor`, `IntList`, ... as in `program.fbs`, for messages.
+    var kindName: String { tag.schemaName }
 }
 
 /// A KernelCall, checked against its op.

@@ -135,22 +135,25 @@ public enum PTE {
         case tensorList([Int32])
         case optionalTensorList([Int32])
 
-        /// The union tag as written in the file (`KernelTypes` member number, NONE = 0).
-        public var unionTag: UInt8 {
+        /// Which `KernelTypes` member this is.
+        public var tag: KernelTypesTag {
             switch self {
-            case .null: return 1
-            case .int: return 2
-            case .bool: return 3
-            case .double: return 4
-            case .tensor: return 5
-            case .string: return 6
-            case .intList: return 7
-            case .doubleList: return 8
-            case .boolList: return 9
-            case .tensorList: return 10
-            case .optionalTensorList: return 11
+            case .null: return .null
+            case .int: return .int
+            case .bool: return .bool
+            case .double: return .double
+            case .tensor: return .tensor
+            case .string: return .string
+            case .intList: return .intList
+            case .doubleList: return .doubleList
+            case .boolList: return .boolList
+            case .tensorList: return .tensorList
+            case .optionalTensorList: return .optionalTensorList
             }
         }
+
+        /// The union tag as written in the file.
+        public var unionTag: UInt8 { tag.rawValue }
     }
 
     public struct Operator: Equatable, Sendable {
@@ -170,16 +173,19 @@ public enum PTE {
         case jumpFalseCall(condValueIndex: Int32, destinationInstruction: Int32)
         case freeCall(valueIndex: Int32)
 
-        /// The union tag as written in the file (NONE = 0).
-        public var unionTag: UInt8 {
+        /// Which `InstructionArguments` member this is.
+        public var tag: InstructionTag {
             switch self {
-            case .kernelCall: return 1
-            case .delegateCall: return 2
-            case .moveCall: return 3
-            case .jumpFalseCall: return 4
-            case .freeCall: return 5
+            case .kernelCall: return .kernelCall
+            case .delegateCall: return .delegateCall
+            case .moveCall: return .moveCall
+            case .jumpFalseCall: return .jumpFalseCall
+            case .freeCall: return .freeCall
             }
         }
+
+        /// The union tag as written in the file.
+        public var unionTag: UInt8 { tag.rawValue }
     }
 
     public struct Frame: Equatable, Sendable {

@@ -116,7 +116,7 @@ private struct Checker {
                             location: "\(path).non_const_buffer_device[\(index)].buffer_idx")
         }
         let values = try plan.values.elements()
-        let tags = values.map(\.unionTag)
+        let tags = values.map(\.tag)
         let context = PlanContext(path: path, tags: tags, arenas: arenas, operatorCount: plan.operators.count,
                                   delegateCount: plan.delegates.count)
         for (index, value) in values.enumerated() {
@@ -162,7 +162,7 @@ private struct Checker {
                 _ = try context.value(to, location: location + ".instr_args.move_to")
             case let .jumpFalseCall(condition, destination):
                 let value = try context.value(condition, location: location + ".instr_args.cond_value_index")
-                try context.expect(value, kinds: [3, 5], index: condition, location: location + ".instr_args.cond_value_index")
+                try context.expect(value, kinds: [.bool, .tensor], index: condition, location: location + ".instr_args.cond_value_index")
                 _ = try inRange(Int64(destination), 0, count, "\(chain.path).instructions",
                                 location: location + ".instr_args.destination_instruction")
             case let .freeCall(valueIndex):
@@ -188,19 +188,19 @@ private struct Checker {
             for (position, item) in items.enumerated() {
                 let itemLocation = "\(location).int_list.items[\(position)]"
                 let tag = try context.value(item, location: itemLocation)
-                try context.expect(tag, kinds: [2], index: item, location: itemLocation)
+                try context.expect(tag, kinds: [.int], index: item, location: itemLocation)
             }
         case .tensorList(let items):
             for (position, item) in items.enumerated() {
                 let itemLocation = "\(location).tensor_list.items[\(position)]"
                 let tag = try context.value(item, location: itemLocation)
-                try context.expect(tag, kinds: [5], index: item, location: itemLocation)
+                try context.expect(tag, kinds: [.tensor], index: item, location: itemLocation)
             }
         case .optionalTensorList(let items):
             for (position, item) in items.enumerated() where item != -1 {
                 let itemLocation = "\(location).optional_tensor_list.items[\(position)]"
                 let tag = try context.value(item, location: itemLocation)
-                try context.expect(tag, kinds: [1, 5], index: item, location: itemLocation)
+                try context.expect(tag, kinds: [.null, .tensor], index: item, location: itemLocation)
             }
         case .null, .int, .bool, .double, .string, .doubleList, .boolList:
             break
@@ -289,22 +289,23 @@ private struct Checker {
 /// What value and instruction checks need to know about their method.
 private struct PlanContext {
     let path: String
-    /// Union tag of each value.
-    let tags: [UInt8]
+    /// The kind of each value.
+    let tags: [PTE.KernelTypesTag]
     let arenas: [Int64]
     let operatorCount: Int
     let delegateCount: Int
 
     /// The tag of value `index`, after checking the index.
-    func value<I: BinaryInteger>(_ index: I, location: @autoclosure () -> String) throws(PTEError) -> UInt8 {
+    func value<I: BinaryInteger>(_ index: I, location: @autoclosure () -> String) throws(PTEError) -> PTE.KernelTypesTag {
         tags[try inRange(Int64(clamping: index), 0, tags.count, "\(path).values", location: location())]
     }
 
     /// Checks that value `index` (of kind `tag`) is one of `kinds`.
-    func expect<I: BinaryInteger>(_ tag: UInt8, kinds: [UInt8], index: I, location: String) throws(PTEError) {
+    func expect<I: BinaryInteger>(_ tag: PTE.KernelTypesTag, kinds: [PTE.KernelTypesTag], index: I,
+                                  location: String) throws(PTEError) {
         guard kinds.contains(tag) else {
-            let expected = kinds.map { PTEValueView.kindName(tag: $0) }.joined(separator: " or ")
-            throw PTEError(.semantic, "value \(index) is \(PTEValueView.kindName(tag: tag)), expected \(expected)",
+            let expected = kinds.map(\.schemaName).joined(separator: " or ")
+            throw PTEError(.semantic, "value \(index) is \(tag.schemaName), expected \(expected)",
                            location: location)
         }
     }

@@ -77,7 +77,7 @@ public enum PTEInstructionView: PTETableElement {
     case freeCall(valueIndex: Int32)
 
     /// The `InstructionArguments` tags this reader knows.
-    public static let knownTags: ClosedRange<UInt8> = 1...5
+    public static let knownTags = PTE.InstructionTag.known
 
     public init(table: FBTable, path: PTEElementPath) throws(PTEError) {
         guard let (tag, call) = try table.union(Slot.Instruction.instrArgs, name: "instr_args") else {
@@ -87,20 +87,21 @@ public enum PTEInstructionView: PTETableElement {
         func args() throws(PTEError) -> FBVector<Int32> {
             try call.vector(second, name: "args") ?? FBVector(emptyIn: call.buffer)
         }
+        guard let kind = PTE.InstructionTag(rawValue: tag) else {
+            throw PTEError(.unionTag, "instruction type \(tag) is not an InstructionArguments member "
+                           + "(expected \(Self.knownTags))", location: "instr_args_type")
+        }
         do throws(PTEError) {
-            switch tag {
-            case 1: self = .kernelCall(opIndex: try call.scalar(first, default: 0, name: "op_index"), args: try args())
-            case 2: self = .delegateCall(delegateIndex: try call.scalar(first, default: 0, name: "delegate_index"),
+            switch kind {
+            case .kernelCall: self = .kernelCall(opIndex: try call.scalar(first, default: 0, name: "op_index"), args: try args())
+            case .delegateCall: self = .delegateCall(delegateIndex: try call.scalar(first, default: 0, name: "delegate_index"),
                                          args: try args())
-            case 3: self = .moveCall(moveFrom: try call.scalar(first, default: 0, name: "move_from"),
+            case .moveCall: self = .moveCall(moveFrom: try call.scalar(first, default: 0, name: "move_from"),
                                      moveTo: try call.scalar(second, default: 0, name: "move_to"))
-            case 4: self = .jumpFalseCall(condValueIndex: try call.scalar(first, default: 0, name: "cond_value_index"),
+            case .jumpFalseCall: self = .jumpFalseCall(condValueIndex: try call.scalar(first, default: 0, name: "cond_value_index"),
                                           destinationInstruction: try call.scalar(second, default: 0,
                                                                                   name: "destination_instruction"))
-            case 5: self = .freeCall(valueIndex: try call.scalar(first, default: 0, name: "value_index"))
-            default:
-                throw PTEError(.unionTag, "instruction type \(tag) is not an InstructionArguments member "
-                               + "(expected \(Self.knownTags))", location: "instr_args_type")
+            case .freeCall: self = .freeCall(valueIndex: try call.scalar(first, default: 0, name: "value_index"))
             }
         } catch {
             throw error.location == "instr_args_type" ? error : error.at("instr_args")

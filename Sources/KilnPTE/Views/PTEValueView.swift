@@ -20,7 +20,7 @@ public enum PTEValueView: PTETableElement {
     case optionalTensorList(FBVector<Int32>)
 
     /// The `KernelTypes` tags this reader knows (NONE = 0 is not a value).
-    public static let knownTags: ClosedRange<UInt8> = 1...11
+    public static let knownTags = PTE.KernelTypesTag.known
 
     public init(table: FBTable, path: PTEElementPath) throws(PTEError) {
         try self.init(table)
@@ -38,51 +38,45 @@ public enum PTEValueView: PTETableElement {
                 throw error.at("\(name)")
             }
         }
-        switch tag {
-        case 1: self = .null
-        case 2: self = .int(try value.scalar(Slot.only, default: 0, name: "int.int_val"))
-        case 3: self = .bool(try value.scalar(Slot.only, default: false, name: "bool.bool_val"))
-        case 4: self = .double(try value.scalar(Slot.only, default: 0.0, name: "double.double_val"))
-        case 5:
+        guard let kind = PTE.KernelTypesTag(rawValue: tag) else {
+            throw PTEError(.unionTag, "value type \(tag) is not a KernelTypes member (expected \(Self.knownTags))",
+                           location: "val_type")
+        }
+        switch kind {
+        case .null: self = .null
+        case .int: self = .int(try value.scalar(Slot.only, default: 0, name: "int.int_val"))
+        case .bool: self = .bool(try value.scalar(Slot.only, default: false, name: "bool.bool_val"))
+        case .double: self = .double(try value.scalar(Slot.only, default: 0.0, name: "double.double_val"))
+        case .tensor:
             do {
                 self = .tensor(try PTETensorView(value))
             } catch {
                 throw error.at("tensor")
             }
-        case 6: self = .string(try value.string(Slot.only, name: "string.string_val") ?? "")
-        case 7: self = .intList(try items(Int64.self, "int_list"))
-        case 8: self = .doubleList(try items(Double.self, "double_list"))
-        case 9: self = .boolList(try items(Bool.self, "bool_list"))
-        case 10: self = .tensorList(try items(Int32.self, "tensor_list"))
-        case 11: self = .optionalTensorList(try items(Int32.self, "optional_tensor_list"))
-        default:
-            throw PTEError(.unionTag, "value type \(tag) is not a KernelTypes member (expected \(Self.knownTags))",
-                           location: "val_type")
+        case .string: self = .string(try value.string(Slot.only, name: "string.string_val") ?? "")
+        case .intList: self = .intList(try items(Int64.self, "int_list"))
+        case .doubleList: self = .doubleList(try items(Double.self, "double_list"))
+        case .boolList: self = .boolList(try items(Bool.self, "bool_list"))
+        case .tensorList: self = .tensorList(try items(Int32.self, "tensor_list"))
+        case .optionalTensorList: self = .optionalTensorList(try items(Int32.self, "optional_tensor_list"))
         }
     }
 
-    /// The union tag as written in the file.
-    public var unionTag: UInt8 {
+    /// Which `KernelTypes` member this is.
+    public var tag: PTE.KernelTypesTag {
         switch self {
-        case .null: return 1
-        case .int: return 2
-        case .bool: return 3
-        case .double: return 4
-        case .tensor: return 5
-        case .string: return 6
-        case .intList: return 7
-        case .doubleList: return 8
-        case .boolList: return 9
-        case .tensorList: return 10
-        case .optionalTensorList: return 11
+        case .null: return .null
+        case .int: return .int
+        case .bool: return .bool
+        case .double: return .double
+        case .tensor: return .tensor
+        case .string: return .string
+        case .intList: return .intList
+        case .doubleList: return .doubleList
+        case .boolList: return .boolList
+        case .tensorList: return .tensorList
+        case .optionalTensorList: return .optionalTensorList
         }
-    }
-
-    /// The kind's name as in `program.fbs` (`Tensor`, `IntList`, ...), for messages.
-    public static func kindName(tag: UInt8) -> String {
-        let names = ["NONE", "Null", "Int", "Bool", "Double", "Tensor", "String", "IntList", "DoubleList", "BoolList",
-                     "TensorList", "OptionalTensorList"]
-        return Int(tag) < names.count ? names[Int(tag)] : "type \(tag)"
     }
 }
 
