@@ -48,6 +48,9 @@ public struct GraphRewriter {
     private var map: [ValueID: ValueID] = [:]
     private let sourceNames: Set<String>
     private var claimed: Set<String> = []
+    /// Every source node's debug handle (fresh handles avoid them).
+    private let sourceHandles: Set<Int>
+    /// Handles given to nodes of the new graph.
     private var usedHandles: Set<Int> = []
     private var nextHandle: Int
     /// The source node being rewritten, while its rule runs.
@@ -88,6 +91,7 @@ public struct GraphRewriter {
         self.pass = pass
         sourceNames = Set(source.values.map(\.name))
         nextHandle = source.nextDebugHandle
+        sourceHandles = Set(source.nodes.map(\.debugHandle))
         builder = GraphBuilder(name: source.name)
         for s in source.symbols { builder.symbol(s.name, range: s.range) }
         for id in source.inputs {
@@ -239,9 +243,7 @@ public struct GraphRewriter {
 
     /// A handle no source node and no new node has.
     private mutating func freshHandle() -> Int {
-        while usedHandles.contains(nextHandle) || source.nodes.contains(where: { $0.debugHandle == nextHandle }) {
-            nextHandle += 1
-        }
+        while usedHandles.contains(nextHandle) || sourceHandles.contains(nextHandle) { nextHandle += 1 }
         usedHandles.insert(nextHandle)
         return nextHandle
     }
