@@ -5,10 +5,10 @@ import Darwin
 #endif
 import ArgumentParser
 
-/// Writes `message` and a newline to standard error.
-func printError(_ message: String) {
+/// Writes `message` and (unless `newline` is false) a newline to standard error.
+func printError(_ message: String, newline: Bool = true) {
     var text = message
-    if !text.hasSuffix("\n") { text += "\n" }
+    if newline && !text.hasSuffix("\n") { text += "\n" }
     _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
 }
 

@@ -34,29 +34,7 @@ struct Run: ParsableCommand {
         try reportingErrors {
             let program = try Program.load(path: file)
             let runnable = try program.method(method)
-            guard input.count == runnable.inputCount else {
-                var expected: [String] = []
-                for i in 0..<runnable.inputCount { expected.append("%\(try runnable.inputMeta(i).valueIndex): \(try runnable.inputMeta(i))") }
-                throw RuntimeError(.inputCount, "method \"\(runnable.name)\" takes \(runnable.inputCount) input"
-                                   + "\(runnable.inputCount == 1 ? "" : "s") (\(expected.joined(separator: ", "))), "
-                                   + "\(input.count) given with --input", path: file)
-            }
-            var tensors: [Tensor] = []
-            for path in input {
-                do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
-                    throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
-                }
-            }
-            do {
-                try runnable.setInputs(tensors)
-            } catch let error as RuntimeError {
-                // Name the .npy file bound to the input at fault.
-                var e = error
-                if let i = (0..<input.count).first(where: { e.message.hasPrefix("input \($0) ") }) {
-                    e.message += " (from \(input[i]))"
-                }
-                throw e
-            }
+            try MethodInputs.bind(files: input, to: runnable, programPath: file)
             try runnable.execute()
             if let outputDir { try FileIO.createDirectory(outputDir) }
             for i in 0..<runnable.outputCount {

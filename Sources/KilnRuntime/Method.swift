@@ -232,6 +232,12 @@ public final class Method {
         return plan.meta(of: plan.outputs[index])
     }
 
+    /// Bytes of memory the method owns: its planned arenas plus the kernels' shared working
+    /// memory. Constants are not counted: they are views into the program's file mapping.
+    public var ownedByteCount: Int {
+        arenas.reduce(0) { $0 + $1.byteCount } + (scratch?.byteCount ?? 0)
+    }
+
     /// Sets ``profile`` and the backends' recorded execution events back to zero.
     public func resetProfile() {
         profile.reset()

@@ -169,6 +169,33 @@ enum HandBuilt {
         }
     }
 
+    @Test func theProfileSummaryGathersTimesAndBackendEvents() throws {
+        let registry = BackendRegistry()
+        registry.register(ScaledAddBackend())
+        let (x, y, _) = try inputs()
+        try withTemporaryFolder { folder in
+            let program = try load(try HandBuilt.delegateProgram(), in: folder, backends: registry)
+            let method = try program.method()
+            method.isProfiling = true
+            for _ in 0..<3 { _ = try method([x, y]) }
+            let summary = method.profileSummary
+            #expect(summary.executions == 3)
+            #expect(summary.instructions.map(\.subject) == ["delegate 0 \"ScaledAdd\"", "aten::relu.out"])
+            #expect(summary.instructions.map(\.calls) == [3, 3])
+            #expect(summary.instructions[0].events == [.init(name: "device_time", count: 3, nanoseconds: 3 * 1234)])
+            #expect(summary.instructions[1].events.isEmpty)
+            #expect(summary.initializationEvents == [.init(name: "initialize", count: 1, nanoseconds: 1)])
+            #expect(abs(summary.instructions.map(\.share).reduce(0, +) - 1) < 1e-9)
+            #expect(Set(summary.operators.map(\.subject)) == Set(summary.instructions.map(\.subject)))
+            #expect(summary.operators.allSatisfy { $0.instruction == nil })
+            #expect(zip(summary.operators, summary.operators.dropFirst()).allSatisfy { $0.nanoseconds >= $1.nanoseconds })
+            let delegate = try #require(summary.operators.first { $0.subject.hasPrefix("delegate") })
+            #expect(delegate.events.first?.count == 3)
+            method.resetProfile()
+            #expect(method.profileSummary.instructions.allSatisfy { $0.calls == 0 && $0.events.isEmpty })
+        }
+    }
+
     @Test func aFailingDelegateNamesTheInstruction() throws {
         let registry = BackendRegistry()
         registry.register(ScaledAddBackend())

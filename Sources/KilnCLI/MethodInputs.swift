@@ -1,0 +1,73 @@
+import KilnRuntime
+import KilnTensor
+
+/// Binding `--input` files to a method's inputs, shared by `kiln run` and `kiln bench`.
+enum MethodInputs {
+    /// Reads each `.npy` file and binds them to `method`'s inputs in order. Errors name the
+    /// program, the input and the file at fault.
+    static func bind(files: [String], to method: Method, programPath: String) throws {
+        guard files.count == method.inputCount else {
+            var expected: [String] = []
+            for i in 0..<method.inputCount { expected.append("%\(try method.inputMeta(i).valueIndex): \(try method.inputMeta(i))") }
+            throw RuntimeError(.inputCount, "method \"\(method.name)\" takes \(method.inputCount) input"
+                               + "\(method.inputCount == 1 ? "" : "s") (\(expected.joined(separator: ", "))), "
+                               + "\(files.count) given with --input", path: programPath)
+        }
+        var tensors: [Tensor] = []
+        for path in files {
+            do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
+                throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
+            }
+        }
+        do {
+            try method.setInputs(tensors)
+        } catch {
+            // Name the .npy file bound to the input at fault.
+            var e = error
+            if let i = (0..<files.count).first(where: { e.message.hasPrefix("input \($0) ") }) {
+                e.message += " (from \(files[i]))"
+            }
+            throw e
+        }
+    }
+
+    /// Random tensors of each input's planned dtype and shape (a bounded-dynamic input at its
+    /// bounds), from a fixed seed so runs are repeatable: floats uniform in [-1, 1), integers
+    /// 0 or 1 (valid indices for any non-empty table), bools either.
+    static func random(for method: Method, seed: UInt64 = 20250101) throws -> [Tensor] {
+        var generator = SeededGenerator(seed: seed)
+        var tensors: [Tensor] = []
+        for i in 0..<method.inputCount {
+            let meta = try method.inputMeta(i)
+            let count = try Shape.elementCount(meta.sizes)
+            var tensor: Tensor
+            switch meta.dtype {
+            case .float32: tensor = try Tensor(unitValues(count, &generator), shape: meta.sizes)
+            case .float16: tensor = try Tensor(unitValues(count, &generator).map(Float16.init), shape: meta.sizes)
+            case .bfloat16: tensor = try Tensor(unitValues(count, &generator).map(BFloat16.init), shape: meta.sizes)
+            case .int64: tensor = try Tensor(bits(count, &generator).map(Int64.init), shape: meta.sizes)
+            case .int32: tensor = try Tensor(bits(count, &generator).map(Int32.init), shape: meta.sizes)
+            case .int16: tensor = try Tensor(bits(count, &generator).map(Int16.init), shape: meta.sizes)
+            case .int8: tensor = try Tensor(bits(count, &generator).map(Int8.init), shape: meta.sizes)
+            case .uint8: tensor = try Tensor(bits(count, &generator), shape: meta.sizes)
+            case .bool: tensor = try Tensor(bits(count, &generator).map { $0 != 0 }, shape: meta.sizes)
+            }
+            if meta.dimOrder != Array(0..<meta.rank) {
+                // Random data: the same bytes serve for any dim order.
+                tensor = try tensor.withUnsafeRawBytes {
+                    try Tensor(dtype: meta.dtype, shape: meta.sizes, dimOrder: meta.dimOrder, copying: $0)
+                }
+            }
+            tensors.append(tensor)
+        }
+        return tensors
+    }
+
+    private static func unitValues(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1..<1, using: &generator) }
+    }
+
+    private static func bits(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
+        (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next() & 1) }
+    }
+}
