@@ -30,7 +30,7 @@ public enum KernelRegistry {
     /// Every portable kernel.
     public static let entries: [KernelEntry] =
         elementwiseKernels + reductionKernels + layoutKernels + linearAlgebraKernels + spatialKernels
-        + normalizationKernels + quantizationKernels
+        + normalizationKernels + quantizationKernels + mathKernels + shapingKernels + samplingKernels
 
     private static let byOp: [String: KernelEntry] = {
         var table: [String: KernelEntry] = [:]

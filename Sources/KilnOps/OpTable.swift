@@ -8,7 +8,7 @@ public enum OpTable {
     /// Every op, in a stable order (grouped by concept).
     public static let all: [OpSchema] =
         linearAlgebraOps + convolutionOps + elementwiseOps + reductionOps + layoutOps
-        + normalizationOps + quantizationOps
+        + normalizationOps + quantizationOps + mathOps + shapingOps + samplingOps
 
     private static let byName: [String: OpSchema] = {
         var table: [String: OpSchema] = [:]

@@ -40,7 +40,8 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
 
     /// Every group's cases.
     static var all: [FixtureCase] {
-        ["elementwise", "reduction", "layout", "linear_algebra", "spatial", "normalization", "quantization"]
+        ["elementwise", "reduction", "layout", "linear_algebra", "spatial", "normalization", "quantization",
+         "math", "shaping", "sampling"]
             .flatMap(load)
     }
 

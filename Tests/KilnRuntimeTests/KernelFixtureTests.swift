@@ -53,7 +53,8 @@ import Testing
 /// (The expected outputs in the files are torch's; these tests compare with the evaluator.)
 struct KernelCase: CustomTestStringConvertible, Sendable {
     static let folder = testsFolder.appendingPathComponent("KilnKernelsTests/Fixtures")
-    static let groups = ["elementwise", "reduction", "layout", "linear_algebra", "spatial", "normalization", "quantization"]
+    static let groups = ["elementwise", "reduction", "layout", "linear_algebra", "spatial", "normalization", "quantization",
+         "math", "shaping", "sampling"]
 
     let group: String
     let name: String

@@ -5,7 +5,16 @@ import KilnTensor
 extension Decompose {
     /// One rule per non-core op. A rule decides everything it can before emitting, so a rule
     /// that answers `.unsupported` has added nothing to the graph.
-    static let rules: [String: Rule] = [
+    static let rules: [String: Rule] = {
+        var all = coreRules
+        for group in [mathRules, shapingRules, samplingRules] {
+            all.merge(group) { _, _ in preconditionFailure("an op has two decomposition rules") }
+        }
+        return all
+    }()
+
+    /// The rules for the ops of the first op groups (linear algebra, layout, normalization).
+    static let coreRules: [String: Rule] = [
         // linear(x, w, b) -> addmm(b, x, permute_copy(w, [1, 0])); mm without b; 2-D views around it
         "linear": linear,
         // matmul(a, b) -> mm | view + mm + view | bmm | view + bmm + view

@@ -1,0 +1,5 @@
+import KilnOps
+import KilnTensor
+
+/// Portable kernels for `samplingOps`.
+let samplingKernels: [KernelEntry] = []

@@ -1,0 +1,5 @@
+import KilnOps
+import KilnTensor
+
+/// Portable kernels for `shapingOps`.
+let shapingKernels: [KernelEntry] = []

@@ -1,0 +1,4 @@
+import KilnTensor
+
+/// Elementwise math, activations, comparisons, casts and tensor creation.
+let mathOps: [OpSchema] = []

@@ -1,0 +1,4 @@
+import KilnTensor
+
+/// Pooling, upsampling, padding and transposed convolution.
+let samplingOps: [OpSchema] = []

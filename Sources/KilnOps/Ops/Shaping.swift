@@ -1,0 +1,4 @@
+import KilnTensor
+
+/// Shape ops, reductions, normalization, indexing and attention.
+let shapingOps: [OpSchema] = []
