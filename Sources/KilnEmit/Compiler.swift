@@ -23,9 +23,11 @@ public struct CompileOptions: Sendable {
     /// Check the memory plan before emitting (on in debug builds).
     public var checksPlan: Bool
 
-    /// decompose, constant-folding, common-subexpression-elimination, dead-code-elimination.
+    /// decompose, constant-folding, fold-batch-norm, simplify-layout, mark-activation-fusion,
+    /// common-subexpression-elimination, dead-code-elimination.
     public static var standardPasses: [any Pass] {
-        [Decompose(), ConstantFolding(), CommonSubexpressionElimination(), DeadCodeElimination()]
+        [Decompose(), ConstantFolding(), FoldBatchNorm(), SimplifyLayout(), MarkActivationFusion(),
+         CommonSubexpressionElimination(), DeadCodeElimination()]
     }
 
     public init(passes: [any Pass] = CompileOptions.standardPasses, dumpAfter: Set<String> = [],

@@ -3,7 +3,7 @@ import KilnTensor
 
 extension Graph: Equatable {
     /// Structural equality: the same inputs, constants (names, types and bytes), nodes (ops,
-    /// arguments, results, debug handles, locations) and outputs, in the same order.
+    /// arguments, results, debug handles, locations, annotations) and outputs, in the same order.
     ///
     /// Value ids are compared by definition order, so two graphs built apart compare equal, and
     /// values no longer defined by anything (left behind by a pass) do not matter.
@@ -22,7 +22,7 @@ extension Graph: Equatable {
               zip(a.constants, b.constants).allSatisfy(sameValue),
               zip(a.outputs, b.outputs).allSatisfy(sameValue) else { return false }
         for (x, y) in zip(a.nodes, b.nodes) {
-            guard x.op == y.op, x.debugHandle == y.debugHandle, x.location == y.location,
+            guard x.op == y.op, x.debugHandle == y.debugHandle, x.location == y.location, x.annotations == y.annotations,
                   x.results.count == y.results.count, zip(x.results, y.results).allSatisfy(sameValue) else { return false }
             let ax = x.arguments.map { $0.map { na[$0] ?? -1 } }
             let ay = y.arguments.map { $0.map { nb[$0] ?? -1 } }

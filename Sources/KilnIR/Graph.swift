@@ -45,6 +45,46 @@ public struct Value: Sendable {
     }
 }
 
+/// A fact a pass records on a node for later stages: a fused activation's bounds, a
+/// quantization spec, a backend's choice. Annotations never change what the node computes;
+/// the `.kir` form prints them after the location: `{fused_activation = "relu"}`.
+public enum Annotation: Hashable, Sendable, CustomStringConvertible {
+    case string(String)
+    case int(Int)
+    case float(Double)
+    case bool(Bool)
+
+    /// As the text form writes it: `"relu"`, `3`, `6.0`, `true`.
+    public var description: String {
+        switch self {
+        case .string(let s): return quoted(s)
+        case .int(let v): return String(v)
+        case .float(let v): return v.description
+        case .bool(let v): return v ? "true" : "false"
+        }
+    }
+
+    /// Equality that treats floats by bit pattern (so a NaN annotation equals itself).
+    public static func == (a: Annotation, b: Annotation) -> Bool {
+        switch (a, b) {
+        case (.string(let x), .string(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.float(let x), .float(let y)): return x.bitPattern == y.bitPattern
+        case (.bool(let x), .bool(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .string(let s): hasher.combine(0); hasher.combine(s)
+        case .int(let v): hasher.combine(1); hasher.combine(v)
+        case .float(let v): hasher.combine(2); hasher.combine(v.bitPattern)
+        case .bool(let v): hasher.combine(3); hasher.combine(v)
+        }
+    }
+}
+
 /// One op application.
 public struct Node: Sendable {
     public var op: OpSchema
@@ -54,14 +94,17 @@ public struct Node: Sendable {
     /// Stable identity that survives passes, carried into the `.pte` and plans.
     public var debugHandle: Int
     public var location: SourceLocation?
+    /// Facts passes recorded for later stages (see ``Annotation``), by key.
+    public var annotations: [String: Annotation]
 
     public init(op: OpSchema, arguments: [Argument<ValueID>], results: [ValueID], debugHandle: Int,
-                location: SourceLocation? = nil) {
+                location: SourceLocation? = nil, annotations: [String: Annotation] = [:]) {
         self.op = op
         self.arguments = arguments
         self.results = results
         self.debugHandle = debugHandle
         self.location = location
+        self.annotations = annotations
     }
 
     /// Every value the node reads, in argument order.

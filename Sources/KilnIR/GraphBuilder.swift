@@ -140,6 +140,10 @@ public struct GraphBuilder {
 
     /// Gives node `index` another debug handle (for rewrites that decide, after building a node,
     /// which one inherits the handle of the node it replaces).
+    public mutating func setAnnotations(_ annotations: [String: Annotation], ofNode index: Int) {
+        graph.nodes[index].annotations = annotations
+    }
+
     public mutating func setDebugHandle(_ handle: Int, ofNode index: Int) {
         graph.nodes[index].debugHandle = handle
         if handle < Int.max { nextHandle = Swift.max(nextHandle, handle + 1) }

@@ -10,6 +10,8 @@ public enum Rewrite: Sendable {
     case erase
     /// The node's results become these values of the new graph (same count, same types).
     case replace([ValueID])
+    /// As ``replace(_:)``, with nil for results nothing uses (a later use is an error).
+    case replaceResults([ValueID?])
 }
 
 /// The one mechanism every pass rewrites graphs with: the source graph is rebuilt node by node
@@ -80,6 +82,12 @@ public struct GraphRewriter {
                 break
             case .replace(let values):
                 try rw.replace(node.results, with: values)
+            case .replaceResults(let values):
+                guard values.count == node.results.count else {
+                    throw rw.error(.rewrite, "replaced \(node.results.count) results with \(values.count) values")
+                }
+                let kept = zip(node.results, values).compactMap { old, new in new.map { (old, $0) } }
+                try rw.replace(kept.map(\.0), with: kept.map(\.1))
             }
             rw.origin = nil
         }
@@ -166,7 +174,25 @@ public struct GraphRewriter {
         claimed.formUnion(names)
         usedHandles.insert(node.debugHandle)
         for (old, new) in zip(node.results, results) { map[old] = new }
+        if !node.annotations.isEmpty { builder.setAnnotations(node.annotations, ofNode: builder.graph.nodes.count - 1) }
         return results
+    }
+
+    /// The node of the new graph that produces `id` (a new-graph value), with its index and its
+    /// arguments (already new-graph values), or nil for an input or constant.
+    public func producer(of id: ValueID) -> (index: Int, node: Node, arguments: OpArguments<ValueID>)? {
+        guard case .result(let index, _) = builder.graph[id].definition else { return nil }
+        let node = builder.graph.nodes[index]
+        // The builder validated these arguments when it added the node.
+        guard let arguments = try? OpArguments.validated(node.op, node.arguments) else { return nil }
+        return (index, node, arguments)
+    }
+
+    /// Sets annotation `key` on node `index` of the new graph (see ``producer(of:)``).
+    public mutating func annotate(node index: Int, _ key: String, _ value: Annotation) {
+        var annotations = builder.graph.nodes[index].annotations
+        annotations[key] = value
+        builder.setAnnotations(annotations, ofNode: index)
     }
 
     /// Adds a node of `op`; `arguments` name its parameters (new-graph values), the others take

@@ -11,6 +11,9 @@ public enum PassRegistry {
         CommonSubexpressionElimination.self,
         ConstantFolding.self,
         Decompose.self,
+        FoldBatchNorm.self,
+        SimplifyLayout.self,
+        MarkActivationFusion.self,
     ]
 
     /// Every pass name, in ``all``'s order.

@@ -43,4 +43,10 @@ import Testing
     func constantFolding() throws { try check("constant-folding") }
 
     @Test func decompose() throws { try check("decompose") }
+
+    @Test func foldBatchNorm() throws { try check("fold-batch-norm") }
+
+    @Test func simplifyLayout() throws { try check("simplify-layout") }
+
+    @Test func markActivationFusion() throws { try check("mark-activation-fusion") }
 }

@@ -80,7 +80,8 @@ private struct Fails: Pass {
 
     @Test func registryFindsEveryPassByItsKebabCaseName() throws {
         #expect(PassRegistry.names == ["dead-code-elimination", "common-subexpression-elimination",
-                                       "constant-folding", "decompose"])
+                                       "constant-folding", "decompose", "fold-batch-norm", "simplify-layout",
+                                       "mark-activation-fusion"])
         for type in PassRegistry.all {
             #expect(type.name.allSatisfy { $0.isLowercase || $0 == "-" }, "\(type.name) is not kebab-case")
             #expect(!type.summary.isEmpty && !type.summary.contains("\n"))

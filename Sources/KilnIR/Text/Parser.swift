@@ -282,6 +282,7 @@ struct Parser {
             try expect(")", "after the location")
             location = SourceLocation(s)
         }
+        let annotations = try annotationDictionary()
         if handle == nil {
             // One more than the largest so far, unless that is taken (only when #Int.max is).
             let next = Swift.max(builder.graph.nextDebugHandle, 0)
@@ -297,6 +298,37 @@ struct Parser {
                          debugHandle: handle, location: location)
         }
         if let h = builder.graph.nodes.last?.debugHandle { handles.insert(h) }
+        if !annotations.isEmpty { builder.setAnnotations(annotations, ofNode: builder.graph.nodes.count - 1) }
+    }
+
+    /// `{key = value, ...}` after a node (nothing when absent): strings, integers, floats, bools.
+    mutating func annotationDictionary() throws(IRError) -> [String: Annotation] {
+        guard accept("{") else { return [:] }
+        var annotations: [String: Annotation] = [:]
+        if accept("}") { return annotations }
+        repeat {
+            let keyToken = current
+            let key = try identifier("as an annotation key")
+            try expect("=", "after annotation key '\(key)'")
+            let value: Annotation
+            let negative = accept("-")
+            switch current.kind {
+            case .string(let s) where !negative: value = .string(s)
+            case .integer(let v): value = .int(negative ? -v : v)
+            case .float(let v, _): value = .float(negative ? -v : v)
+            case .identifier("inf"): value = .float(negative ? -.infinity : .infinity)
+            case .identifier("nan") where !negative: value = .float(.nan)
+            case .identifier("true") where !negative: value = .bool(true)
+            case .identifier("false") where !negative: value = .bool(false)
+            default: throw expected("a string, number or bool", "as the value of annotation '\(key)'")
+            }
+            _ = take()
+            guard annotations.updateValue(value, forKey: key) == nil else {
+                throw error(.duplicateName, "annotation '\(key)' is given twice", at: keyToken)
+            }
+        } while accept(",")
+        try expect("}", "to close the annotations")
+        return annotations
     }
 
     // MARK: Call arguments

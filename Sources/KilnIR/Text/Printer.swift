@@ -71,7 +71,7 @@ public enum KIRPrinter {
         return Output(text: out, sidecar: sidecar)
     }
 
-    /// One node: `%r = op(%a, %b, name=value) : type #handle loc("...")`.
+    /// One node: `%r = op(%a, %b, name=value) : type #handle loc("...") {key = value}`.
     static func line(_ node: Node, in graph: Graph) -> String {
         func valueName(_ id: ValueID) -> String {
             id.index >= 0 && id.index < graph.values.count ? "%" + graph[id].name : "%<\(id)>"
@@ -97,6 +97,10 @@ public enum KIRPrinter {
         var text = "\(results) = \(node.op.name)(\((positional + keywords).joined(separator: ", ")))"
         text += " : \(types.joined(separator: ", ")) #\(node.debugHandle)"
         if let loc = node.location { text += " loc(\(quoted(loc.text)))" }
+        if !node.annotations.isEmpty {
+            let pairs = node.annotations.keys.sorted().map { "\($0) = \(node.annotations[$0]!)" }
+            text += " {\(pairs.joined(separator: ", "))}"
+        }
         return text
     }
 
