@@ -161,13 +161,20 @@ private func maxPool<E: MaxPoolElement>(_ call: KernelCall, _ g: PoolGeometry, _
             while iy < rowEnd {
                 let src = plane + iy * g.inWidth
                 for kx in 0..<g.kernelW {
+                    // Output ox meets input column ox·stride + offset, flat index rowIndex + ox·stride.
                     let offset = kx * g.dilationW - g.padW
-                    for ox in g.columns(tapOffset: offset) {
-                        let ix = ox * g.strideW + offset
-                        let (v, current) = (src[ix].computeValue, dst[ox].computeValue)
-                        let take = v > current || v != v
-                        dst[ox] = take ? src[ix] : dst[ox]
-                        idx[ox] = take ? Int64(iy * g.inWidth + ix) : idx[ox]
+                    let columns = g.columns(tapOffset: offset)
+                    guard !columns.isEmpty else { continue }
+                    let tap = src + columns.lowerBound * g.strideW + offset
+                    let rowIndex = Int64(iy * g.inWidth + columns.lowerBound * g.strideW + offset)
+                    let (out, at) = (dst + columns.lowerBound, idx + columns.lowerBound)
+                    // Constant strides let the compiler vectorize (stride 2 as interleaved loads).
+                    if g.strideW == 1 {
+                        maxTap(out, at, tap, count: columns.count, stride: 1, rowIndex: rowIndex)
+                    } else if g.strideW == 2 {
+                        maxTap(out, at, tap, count: columns.count, stride: 2, rowIndex: rowIndex)
+                    } else {
+                        maxTap(out, at, tap, count: columns.count, stride: g.strideW, rowIndex: rowIndex)
                     }
                 }
                 iy += g.dilationH
@@ -176,7 +183,29 @@ private func maxPool<E: MaxPoolElement>(_ call: KernelCall, _ g: PoolGeometry, _
     }
 }
 
+/// One window tap over `count` outputs: output `i` meets `tap[i·stride]` (flat index
+/// `rowIndex + i·stride`), which replaces the running maximum when larger or NaN. Wrapping
+/// arithmetic and selects, so a stride-1 call vectorizes.
+@inline(__always)
+private func maxTap<E: MaxPoolElement>(_ out: UnsafeMutablePointer<E>, _ at: UnsafeMutablePointer<Int64>,
+                                       _ tap: UnsafePointer<E>, count: Int, stride: Int, rowIndex: Int64) {
+    for i in 0..<count {
+        let x = tap[i &* stride]
+        let (v, current) = (x.computeValue, out[i].computeValue)
+        let take = v > current || v != v
+        out[i] = take ? x : out[i]
+        at[i] = take ? rowIndex &+ Int64(truncatingIfNeeded: i &* stride) : at[i]
+    }
+}
+
 // MARK: - Average pooling
+
+/// One window tap over `count` outputs: `sums[i] += tap[i·stride]`.
+@inline(__always)
+private func sumTap<E: ComputedElement>(_ sums: UnsafeMutablePointer<E.Compute>, _ tap: UnsafePointer<E>,
+                                        count: Int, stride: Int) where E.Compute: AveragingNumber {
+    for i in 0..<count { sums[i] = E.Compute.wrappingAdd(sums[i], tap[i &* stride].computeValue) }
+}
 
 /// avg_pool2d (float32, float16, bfloat16, int64): ATen's `cpu_avg_pool`. Each window is
 /// `oy·stride - pad ..< +kernel`, cut at `H + pad` for the divisor with padding and at the input
@@ -236,8 +265,16 @@ private func avgPool<E: ComputedElement>(_ call: KernelCall, _ g: PoolGeometry, 
                         let src = plane + iy * g.inWidth
                         for kx in 0..<g.kernelW {
                             let offset = kx - g.padW
-                            for ox in g.columns(tapOffset: offset) {
-                                sums[ox] = E.Compute.wrappingAdd(sums[ox], src[ox * g.strideW + offset].computeValue)
+                            let columns = g.columns(tapOffset: offset)
+                            guard !columns.isEmpty else { continue }
+                            let tap = src + columns.lowerBound * g.strideW + offset
+                            let row = sums.baseAddress! + columns.lowerBound
+                            if g.strideW == 1 {
+                                sumTap(row, tap, count: columns.count, stride: 1)
+                            } else if g.strideW == 2 {
+                                sumTap(row, tap, count: columns.count, stride: 2)
+                            } else {
+                                sumTap(row, tap, count: columns.count, stride: g.strideW)
                             }
                         }
                     }
