@@ -100,15 +100,15 @@ private func directConvolution(_ call: KernelCall, transposed: Bool) throws(Kern
                             // in (iy, ix) lands on out (iy·stride + rowOffset, ix·stride + colOffset).
                             let columns = positions(count: c.inWidth, stride: c.strideW, offset: colOffset, limit: c.outWidth)
                             for iy in positions(count: c.inHeight, stride: c.strideH, offset: rowOffset, limit: c.outHeight) {
-                                let s = src + iy * c.inWidth, d = dst + (iy * c.strideH + rowOffset) * c.outWidth
-                                for ix in columns { d[ix * c.strideW + colOffset] += weight * s[ix] }
+                                let s = src + iy * c.inWidth, d = dst + (iy * c.strideH + rowOffset) * c.outWidth + colOffset
+                                for ix in columns { d[ix &* c.strideW] += weight * s[ix] }
                             }
                         } else {
                             // out (oy, ox) reads in (oy·stride + rowOffset, ox·stride + colOffset).
                             let columns = positions(count: c.outWidth, stride: c.strideW, offset: colOffset, limit: c.inWidth)
                             for oy in positions(count: c.outHeight, stride: c.strideH, offset: rowOffset, limit: c.inHeight) {
-                                let s = src + (oy * c.strideH + rowOffset) * c.inWidth, d = dst + oy * c.outWidth
-                                for ox in columns { d[ox] += weight * s[ox * c.strideW + colOffset] }
+                                let s = src + (oy * c.strideH + rowOffset) * c.inWidth + colOffset, d = dst + oy * c.outWidth
+                                for ox in columns { d[ox] += weight * s[ox &* c.strideW] }
                             }
                         }
                     }
