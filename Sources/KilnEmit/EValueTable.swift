@@ -15,6 +15,7 @@ import KilnTensor
 /// | `Scalar` | an Int or a Double, as written |
 /// | `ScalarType` | an Int holding the `.pte` ScalarType code |
 /// | `int[]` | one Int per element, then an IntList of their indices (boxed, as ExecuTorch does so sizes can be symbolic) |
+/// | `float[]` | a DoubleList of the values |
 /// | absent optional | a Null |
 ///
 /// Non-tensor EValues are never shared between arguments, as in ExecuTorch.
@@ -63,6 +64,9 @@ struct EValueTable {
             var items: [Int64] = []
             for v in list { items.append(Int64(try append(.int(Int64(v))))) }
             return try append(.intList(items))
+        case .floatList(let list):
+            // A DoubleList holds its doubles inline (an IntList holds indices of Int values).
+            return try append(.doubleList(list))
         case .none:
             return try append(.null)
         }

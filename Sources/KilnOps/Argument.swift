@@ -8,6 +8,8 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
     case float
     case bool
     case intList
+    /// A list of floats (ATen's `float[]`, a `.pte` DoubleList).
+    case floatList
     /// An int or a float (ATen's `Scalar`).
     case scalar
     /// A dtype (ATen's `ScalarType`).
@@ -31,6 +33,7 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
         case .float: return "float"
         case .bool: return "bool"
         case .intList: return "int[]"
+        case .floatList: return "float[]"
         case .scalar: return "Scalar"
         case .dtype: return "ScalarType"
         case .optional(let k): return "\(k)?"
@@ -49,6 +52,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
     case float(Double)
     case bool(Bool)
     case intList([Int])
+    case floatList([Double])
     case dtype(DType)
     /// An absent optional argument.
     case none
@@ -57,7 +61,8 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
     public func matches(_ kind: ArgumentKind) -> Bool {
         switch (kind, self) {
         case (.tensor, .tensor), (.tensorList, .tensorList), (.int, .int), (.float, .float),
-             (.bool, .bool), (.intList, .intList), (.dtype, .dtype),
+             (.bool, .bool), (.intList, .intList), (.floatList, .floatList),
+             (.dtype, .dtype),
              (.scalar, .int), (.scalar, .float):
             return true
         case (.optional, .none):
@@ -78,6 +83,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .float(let v): return .float(v)
         case .bool(let v): return .bool(v)
         case .intList(let v): return .intList(v)
+        case .floatList(let v): return .floatList(v)
         case .dtype(let v): return .dtype(v)
         case .none: return .none
         }
@@ -101,6 +107,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .float: return "a float"
         case .bool: return "a bool"
         case .intList: return "an int list"
+        case .floatList: return "a float list"
         case .dtype: return "a dtype"
         case .none: return "none"
         }

@@ -196,6 +196,16 @@ public struct OpArguments<T: Hashable & Sendable>: Sendable {
         return nil
     }
 
+    public func floatList(_ name: String) -> [Double] {
+        guard case .floatList(let v) = self[name] else { preconditionFailure("\(schema.name).\(name) is not a float list") }
+        return v
+    }
+
+    public func optionalFloatList(_ name: String) -> [Double]? {
+        if case .floatList(let v) = self[name] { return v }
+        return nil
+    }
+
     public func dtype(_ name: String) -> DType {
         guard case .dtype(let v) = self[name] else { preconditionFailure("\(schema.name).\(name) is not a dtype") }
         return v

@@ -101,6 +101,7 @@ struct KernelCallChecker {
         case (.float, .int(let v)): return .float(Double(v))
         case (.bool, .bool(let v)): return .bool(v)
         case (.intList, .intList(let items)): return .intList(items.map { Int(truncatingIfNeeded: $0) })
+        case (.floatList, .doubleList(let items)): return .floatList(items)
         case (.scalar, .int(let v)): return .int(Int(truncatingIfNeeded: v))
         case (.scalar, .double(let v)): return .float(v)
         case (.scalar, .bool(let v)): return .int(v ? 1 : 0)

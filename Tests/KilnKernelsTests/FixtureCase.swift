@@ -9,7 +9,7 @@ import Testing
 ///
 /// JSON: `{"name", "op", "inputs": [npy...], "args": {param: value}, "outputs": [npy...], "rtol", "atol"}`;
 /// a value is `{"tensor": i}`, `{"tensors": [i...]}`, `{"int": v}`, `{"float": v}`, `{"bool": v}`,
-/// `{"ints": [...]}`, `{"dtype": "f32"}` or `{"none": true}`; parameters left out take their defaults.
+/// `{"ints": [...]}`, `{"floats": [...]}`, `{"dtype": "f32"}` or `{"none": true}`; parameters left out take their defaults.
 struct FixtureCase: CustomTestStringConvertible, Sendable {
     let group: String
     let name: String
@@ -142,6 +142,7 @@ extension Dictionary where Key == String, Value == JSONValue {
         case ("float", _): if let d = v.double { return .float(d) }
         case ("bool", .bool(let b)): return .bool(b)
         case ("ints", .list(let l)): return .intList(l.compactMap(\.int))
+        case ("floats", .list(let l)): return .floatList(l.compactMap(\.double))
         case ("dtype", .string(let s)): if let d = DType(textName: s) { return .dtype(d) }
         case ("none", _): return .none
         default: break

@@ -9,6 +9,7 @@ import Testing
     static let nonCoreOps: Set<String> = [
         "linear", "matmul", "adaptive_avg_pool2d", "batch_norm", "rms_norm", "softmax.int", "reshape",
         "flatten.using_ints", "transpose.int",
+        "max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "conv2d", "conv_transpose2d.input",
     ]
 
     // MARK: Names

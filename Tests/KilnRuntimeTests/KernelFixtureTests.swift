@@ -71,6 +71,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
         case float(Double)
         case bool(Bool)
         case ints([Int])
+        case floats([Double])
         case dtype(String)
         case none
     }
@@ -94,6 +95,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
                 case "float": args[parameter] = .float((raw as? NSNumber)?.doubleValue ?? .nan)
                 case "bool": args[parameter] = .bool((raw as? NSNumber)?.boolValue ?? false)
                 case "ints": args[parameter] = .ints((raw as? [NSNumber] ?? []).map(\.intValue))
+                case "floats": args[parameter] = .floats((raw as? [NSNumber] ?? []).map(\.doubleValue))
                 case "dtype": args[parameter] = .dtype(raw as? String ?? "?")
                 default: args[parameter] = Value.none
                 }
@@ -132,6 +134,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
             case .float(let v): arguments.append(.float(v))
             case .bool(let v): arguments.append(.bool(v))
             case .ints(let v): arguments.append(.intList(v))
+            case .floats(let v): arguments.append(.floatList(v))
             case .dtype(let text): arguments.append(.dtype(try #require(DType(textName: text), "dtype \(text)")))
             case .none: arguments.append(.none)
             }

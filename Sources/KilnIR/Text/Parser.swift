@@ -474,6 +474,16 @@ struct Parser {
                 values.append(v)
             }
             return .intList(values)
+        case (.floatList, .list(let items)):
+            var values: [Double] = []
+            for (item, _) in items {
+                switch item {
+                case .float(let v): values.append(v)
+                case .int(let v): values.append(Double(v))
+                default: throw mismatch("a list with a non-numeric element")
+                }
+            }
+            return .floatList(values)
         case (.dtype, .word(let w)):
             guard let d = DType(textName: w) else {
                 throw error(.unknownDType, "unknown dtype '\(w)' (expected one of \(DType.allCases.map(\.textName).joined(separator: ", ")))",

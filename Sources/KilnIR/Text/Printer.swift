@@ -118,6 +118,7 @@ public enum KIRPrinter {
         case .float(let v): return floatText(v)
         case .bool(let v): return v ? "true" : "false"
         case .intList(let v): return "[\(v.map(String.init).joined(separator: ", "))]"
+        case .floatList(let v): return "[\(v.map(floatText).joined(separator: ", "))]"
         case .dtype(let d): return d.textName
         case .none: return "none"
         }
