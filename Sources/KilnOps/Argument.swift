@@ -12,6 +12,8 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
     case scalar
     /// A dtype (ATen's `ScalarType`).
     case dtype
+    /// A string (ATen's `str`, such as gelu's `approximate`).
+    case string
     case optional(ArgumentKind)
 
     /// True for `Tensor`, `Tensor?` and `Tensor[]`: the arguments that are graph values.
@@ -33,6 +35,7 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
         case .intList: return "int[]"
         case .scalar: return "Scalar"
         case .dtype: return "ScalarType"
+        case .string: return "str"
         case .optional(let k): return "\(k)?"
         }
     }
@@ -50,6 +53,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
     case bool(Bool)
     case intList([Int])
     case dtype(DType)
+    case string(String)
     /// An absent optional argument.
     case none
 
@@ -57,7 +61,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
     public func matches(_ kind: ArgumentKind) -> Bool {
         switch (kind, self) {
         case (.tensor, .tensor), (.tensorList, .tensorList), (.int, .int), (.float, .float),
-             (.bool, .bool), (.intList, .intList), (.dtype, .dtype),
+             (.bool, .bool), (.intList, .intList), (.dtype, .dtype), (.string, .string),
              (.scalar, .int), (.scalar, .float):
             return true
         case (.optional, .none):
@@ -79,6 +83,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .bool(let v): return .bool(v)
         case .intList(let v): return .intList(v)
         case .dtype(let v): return .dtype(v)
+        case .string(let v): return .string(v)
         case .none: return .none
         }
     }
@@ -102,6 +107,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .bool: return "a bool"
         case .intList: return "an int list"
         case .dtype: return "a dtype"
+        case .string: return "a string"
         case .none: return "none"
         }
     }

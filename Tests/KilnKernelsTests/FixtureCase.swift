@@ -9,7 +9,8 @@ import Testing
 ///
 /// JSON: `{"name", "op", "inputs": [npy...], "args": {param: value}, "outputs": [npy...], "rtol", "atol"}`;
 /// a value is `{"tensor": i}`, `{"tensors": [i...]}`, `{"int": v}`, `{"float": v}`, `{"bool": v}`,
-/// `{"ints": [...]}`, `{"dtype": "f32"}` or `{"none": true}`; parameters left out take their defaults.
+/// `{"ints": [...]}`, `{"dtype": "f32"}`, `{"str": "tanh"}` or `{"none": true}`; parameters left out take
+/// their defaults.
 struct FixtureCase: CustomTestStringConvertible, Sendable {
     let group: String
     let name: String
@@ -143,6 +144,7 @@ extension Dictionary where Key == String, Value == JSONValue {
         case ("bool", .bool(let b)): return .bool(b)
         case ("ints", .list(let l)): return .intList(l.compactMap(\.int))
         case ("dtype", .string(let s)): if let d = DType(textName: s) { return .dtype(d) }
+        case ("str", .string(let s)): return .string(s)
         case ("none", _): return .none
         default: break
         }

@@ -115,6 +115,7 @@ public enum KIRPrinter {
         case .bool(let v): return v ? "true" : "false"
         case .intList(let v): return "[\(v.map(String.init).joined(separator: ", "))]"
         case .dtype(let d): return d.textName
+        case .string(let text): return quoted(text)
         case .none: return "none"
         }
     }
