@@ -172,6 +172,12 @@ private func clampValue<C: KernelNumber>(_ x: C, _ low: C?, _ high: C?) -> C {
     return v
 }
 
+/// ``clampValue(_:_:_:)`` on stored elements, in their compute type.
+@inline(__always)
+private func clampOnce<E: ComputedElement>(_ x: E, _ low: E?, _ high: E?) -> E {
+    E(computed: clampValue(x.computeValue, low?.computeValue, high?.computeValue))
+}
+
 /// `min(max(x, low), high)` in Float, for the fixed bounds of hardswish and hardsigmoid.
 @inline(__always)
 private func hardClamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
@@ -222,11 +228,32 @@ private func clampTensors<Out: ComputedElement & CastTarget>(_ x: Tensor, _ low:
                                                              _ out: Tensor, _: Out.Type) {
     let n = out.elementCount
     guard n > 0, let o = out.unsafeMutableBuffer(of: Out.self).baseAddress else { return }
-    let xs = CastReader<Out>(x)
     // An absent bound reads as x itself and is not applied.
-    let ls = CastReader<Out>(low ?? x), hs = CastReader<Out>(high ?? x)
+    let (lowOrX, highOrX) = (low ?? x, high ?? x)
     let (hasLow, hasHigh) = (low != nil, high != nil)
-    Broadcast3.forEach(out.shape, x.shape, (low ?? x).shape, (high ?? x).shape) { i, ix, il, ih in
+    if x.dtype == Out.dtype && lowOrX.dtype == Out.dtype && highOrX.dtype == Out.dtype {
+        // One dtype: read memory in place.
+        let xs = x.unsafeBuffer(of: Out.self).baseAddress!
+        let ls = lowOrX.unsafeBuffer(of: Out.self).baseAddress!, hs = highOrX.unsafeBuffer(of: Out.self).baseAddress!
+        Broadcast3.forEachRun(out.shape, x.shape, lowOrX.shape, highOrX.shape) { start, count, rx, rl, rh in
+            let (r, p, l, h) = (o + start, xs + rx.start, ls + rl.start, hs + rh.start)
+            if rx.step == 1 && rl.step == 1 && rh.step == 1 {
+                // Equal shapes along the run: one flat loop per bound combination.
+                switch (hasLow, hasHigh) {
+                case (true, true): for j in 0..<count { r[j] = clampOnce(p[j], l[j], h[j]) }
+                case (true, false): for j in 0..<count { r[j] = clampOnce(p[j], l[j], nil) }
+                default: for j in 0..<count { r[j] = clampOnce(p[j], nil, h[j]) }
+                }
+            } else {
+                for j in 0..<count {
+                    r[j] = clampOnce(p[j * rx.step], hasLow ? l[j * rl.step] : nil, hasHigh ? h[j * rh.step] : nil)
+                }
+            }
+        }
+        return
+    }
+    let xs = CastReader<Out>(x), ls = CastReader<Out>(lowOrX), hs = CastReader<Out>(highOrX)
+    Broadcast3.forEach(out.shape, x.shape, lowOrX.shape, highOrX.shape) { i, ix, il, ih in
         let v = clampValue(xs[ix].computeValue, hasLow ? ls[il].computeValue : nil,
                            hasHigh ? hs[ih].computeValue : nil)
         o[i] = Out(computed: v)

@@ -146,11 +146,11 @@ private protocol Lanes {
 
 extension ConvertingReader: Lanes {}
 
-/// A tensor of `E`'s dtype read in place, as `E`'s compute type.
+/// A non-empty tensor of `E`'s dtype read in place, as `E`'s compute type.
 private struct DirectLanes<E: ComputedElement>: Lanes {
-    let base: UnsafePointer<E>?
-    init(_ t: Tensor) { base = t.unsafeBuffer(of: E.self).baseAddress }
-    @inline(__always) subscript(i: Int) -> E.Compute { base![i].computeValue }
+    let base: UnsafePointer<E>
+    init(_ t: Tensor) { base = t.unsafeBuffer(of: E.self).baseAddress! }
+    @inline(__always) subscript(i: Int) -> E.Compute { base[i].computeValue }
 }
 
 /// A tensor of any dtype read as Float after conversion to the floating-point dtype `target`,
@@ -198,8 +198,8 @@ private func compare<A: Lanes, B: Lanes>(_ o: UnsafeMutablePointer<Bool>, _ shap
     }
 }
 
-/// where over `E`: equal shapes and dtypes select in one flat loop; otherwise the three are
-/// walked broadcast and `self`/`other` converted on read.
+/// where over `E`: equal shapes and dtypes select in one flat loop, equal dtypes walk the
+/// broadcast reading memory in place, and other dtypes are converted on read.
 @inline(__always)
 private func select<E: CastTarget>(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ out: Tensor, _: E.Type) {
     let n = out.elementCount
@@ -209,7 +209,37 @@ private func select<E: CastTarget>(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ out:
     if E.dtype != .bool && a.dtype == E.dtype && b.dtype == E.dtype && c.shape == shape && a.shape == shape
         && b.shape == shape {
         let x = a.unsafeBuffer(of: E.self).baseAddress!, y = b.unsafeBuffer(of: E.self).baseAddress!
-        for i in 0..<n { o[i] = cond.load(fromByteOffset: i, as: UInt8.self) != 0 ? x[i] : y[i] }
+        for i in 0..<n {
+            // Both loads up front, so the select vectorizes.
+            let (u, v) = (x[i], y[i])
+            o[i] = cond.load(fromByteOffset: i, as: UInt8.self) != 0 ? u : v
+        }
+        return
+    }
+    if E.dtype != .bool && a.dtype == E.dtype && b.dtype == E.dtype {
+        // Broadcast (an attention mask over scores, a 0-d fill): plain pointers on each run.
+        let x = a.unsafeBuffer(of: E.self).baseAddress!, y = b.unsafeBuffer(of: E.self).baseAddress!
+        Broadcast3.forEachRun(shape, c.shape, a.shape, b.shape) { out, count, rc, ra, rb in
+            let (m, u, v, r) = (cond + rc.start, x + ra.start, y + rb.start, o + out)
+            if rc.step == 1 && ra.step == 1 && rb.step == 0 {
+                // The attention-mask shape: mask and scores run along, the fill is one value.
+                let fill = v[0]
+                for j in 0..<count {
+                    let value = u[j]
+                    r[j] = m.load(fromByteOffset: j, as: UInt8.self) != 0 ? value : fill
+                }
+            } else if rc.step == 1 && ra.step == 1 && rb.step == 1 {
+                for j in 0..<count {
+                    let (p, q) = (u[j], v[j])
+                    r[j] = m.load(fromByteOffset: j, as: UInt8.self) != 0 ? p : q
+                }
+            } else {
+                for j in 0..<count {
+                    let (p, q) = (u[j * ra.step], v[j * rb.step])
+                    r[j] = m.load(fromByteOffset: j * rc.step, as: UInt8.self) != 0 ? p : q
+                }
+            }
+        }
         return
     }
     let x = CastReader<E>(a), y = CastReader<E>(b)

@@ -169,15 +169,32 @@ func boolBytes(_ t: Tensor) -> UnsafeRawPointer? {
 enum Broadcast3 {
     /// Calls `body(outIndex, aIndex, bIndex, cIndex)` for every element of `outShape`, in
     /// row-major order, with `a`, `b` and `c` (shapes that broadcast to `outShape`) read at their
-    /// broadcast strides. The innermost dim runs as a plain loop; nothing is allocated.
+    /// broadcast strides. Nothing is allocated.
     @inline(__always)
     static func forEach(_ outShape: [Int], _ a: [Int], _ b: [Int], _ c: [Int],
                         _ body: (Int, Int, Int, Int) -> Void) {
+        forEachRun(outShape, a, b, c) { out, count, a, b, c in
+            for j in 0..<count { body(out + j, a.start + j * a.step, b.start + j * b.step, c.start + j * c.step) }
+        }
+    }
+
+    /// Where one run of the innermost dim starts in an input, and its step (0 when broadcast).
+    struct Run {
+        let start: Int
+        let step: Int
+    }
+
+    /// Calls `body(outStart, count, a, b, c)` once per run of the innermost dim of `outShape`
+    /// (`count` elements from `outStart`), in row-major order, with where each input's run starts
+    /// and steps. Callers give runs whose steps are all 0 or 1 plain loops that vectorize.
+    @inline(__always)
+    static func forEachRun(_ outShape: [Int], _ a: [Int], _ b: [Int], _ c: [Int],
+                           _ body: (Int, Int, Run, Run, Run) -> Void) {
         let rank = outShape.count
         var total = 1
         for d in outShape { total *= d }
         if total == 0 { return }
-        if rank == 0 { body(0, 0, 0, 0); return }
+        if rank == 0 { body(0, 1, Run(start: 0, step: 0), Run(start: 0, step: 0), Run(start: 0, step: 0)); return }
         withTemporaryInts(rank, rank, rank, rank) { sa, sb, sc, index in
             Broadcast.strides(of: a, in: outShape, into: sa)
             Broadcast.strides(of: b, in: outShape, into: sb)
@@ -186,7 +203,7 @@ enum Broadcast3 {
             var (ia, ib, ic) = (0, 0, 0)
             var out = 0
             while out < total {
-                for j in 0..<inner { body(out + j, ia + j * ja, ib + j * jb, ic + j * jc) }
+                body(out, inner, Run(start: ia, step: ja), Run(start: ib, step: jb), Run(start: ic, step: jc))
                 out += inner
                 // Advance the odometer over the outer dims.
                 var d = rank - 2
