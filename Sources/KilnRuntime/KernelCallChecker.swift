@@ -53,7 +53,10 @@ struct KernelCallChecker {
         var next = 0
         for parameter in schema.parameters {
             guard parameter.form == .argument else {
-                arguments.append(.dtype(outSpecs[0].dtype))
+                guard let out = outSpecs.first else {
+                    throw fail(.invalidArguments, "'\(parameter.name)' is the out tensor's dtype, and there is no out tensor")
+                }
+                arguments.append(.dtype(out.dtype))
                 continue
             }
             let value = args[next]

@@ -87,7 +87,9 @@ let activationOps: [OpSchema] = [
         }
         // An integer tensor with a float bound computes in float32, as ATen's type promotion does.
         let floatBound = bounds.contains { if case .float = $0 { true } else { false } }
-        return [TensorType(!x.dtype.isFloatingPoint && floatBound ? .float32 : x.dtype, x.shape)]
+        let dtype = !x.dtype.isFloatingPoint && floatBound ? .float32 : x.dtype
+        for name in ["min", "max"] { try requireFits(args, name, dtype) }
+        return [TensorType(dtype, x.shape)]
     },
     OpSchema("clamp.Tensor", summary: "min(max(x, min), max) with tensor bounds, broadcast and promoted",
              parameters: [.init("self", .tensor), .init("min", .optional(.tensor)), .init("max", .optional(.tensor))],
@@ -112,9 +114,44 @@ let activationOps: [OpSchema] = [
                 throw args.error("a float bound needs a floating-point tensor, got \(x.dtype)", argument: name)
             }
         }
+        for name in ["min_val", "max_val"] { try requireFits(args, name, x.dtype) }
         return [x]
     },
 ]
+
+/// Checks that scalar argument `name` (when given) converts to `dtype` as ATen's
+/// `Scalar::to<T>()` requires: an integer dtype holds the value (a float truncated toward zero),
+/// and a finite value stays finite in a floating-point dtype. Bool takes any value (`!= 0`).
+private func requireFits<T>(_ args: OpArguments<T>, _ name: String, _ dtype: DType) throws {
+    let value: Double
+    switch args[name] {
+    case .int(let v):
+        if let range = dtype.integerRange, dtype != .bool, !range.contains(Int64(v)) {
+            throw args.error("\(v) does not fit \(dtype)", argument: name)
+        }
+        value = Double(v)
+    case .float(let v):
+        if let range = dtype.integerRange, dtype != .bool {
+            guard let t = Int64(exactly: v.rounded(.towardZero)), range.contains(t) else {
+                throw args.error("\(v) does not fit \(dtype)", argument: name)
+            }
+        }
+        value = v
+    default:
+        return
+    }
+    // The value as the kernels round it (through float32).
+    let rounded: Float
+    switch dtype {
+    case .float32: rounded = Float(value)
+    case .float16: rounded = Float(Float16(Float(value)))
+    case .bfloat16: rounded = BFloat16(Float(value)).floatValue
+    default: return
+    }
+    guard rounded.isFinite || !value.isFinite else {
+        throw args.error("\(value) overflows \(dtype)", argument: name)
+    }
+}
 
 // MARK: - Comparisons
 
@@ -206,7 +243,9 @@ let creationOps: [OpSchema] = [
                           .init("dtype", .optional(.dtype), form: .outDType)],
              pte: PTEOperator("aten::full")) { args in
         let inferred: DType = args.scalar("fill_value").isInteger ? .int64 : .float32
-        return [TensorType(args.optionalDType("dtype") ?? inferred, try creationShape(args))]
+        let dtype = args.optionalDType("dtype") ?? inferred
+        try requireFits(args, "fill_value", dtype)
+        return [TensorType(dtype, try creationShape(args))]
     },
     constantFill("zeros", 0),
     constantFill("ones", 1),
@@ -240,9 +279,8 @@ let creationOps: [OpSchema] = [
 public struct ArangeRange: Sendable {
     public let dtype: DType
     public let count: Int
-    /// The bounds and step, exact when they were written as ints.
+    /// The bounds and step as written (ints exactly up to 2^53).
     public let start: Double, end: Double, step: Double
-    public let startInt: Int64?, stepInt: Int64?
 
     public init<T>(_ args: OpArguments<T>) throws {
         func exact(_ name: String) -> Int64? {
@@ -276,7 +314,6 @@ public struct ArangeRange: Sendable {
         if dtype.isInteger {
             let (s, e, d) = (try truncated("start", start), try truncated("end", end), try truncated("step", step))
             try checkDirection(s, e, d)
-            (startInt, stepInt) = (s, d)
             if dtype == .int64 {
                 let sign: Int64 = d > 0 ? 1 : -1
                 let (span, o1) = e.subtractingReportingOverflow(s)
@@ -287,7 +324,6 @@ public struct ArangeRange: Sendable {
             }
         } else {
             try checkDirection(start, end, step)
-            (startInt, stepInt) = (nil, nil)
         }
         let size = ((end - start) / step).rounded(.up)
         guard size >= 0, size < 0x1p62 else { throw args.error("the range has \(size) elements, too many", argument: "end") }
