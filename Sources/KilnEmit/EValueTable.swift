@@ -14,6 +14,7 @@ import KilnTensor
 /// | int, bool, float | an Int, Bool or Double |
 /// | `Scalar` | an Int or a Double, as written |
 /// | `ScalarType` | an Int holding the `.pte` ScalarType code |
+/// | `str` | a String |
 /// | `int[]` | one Int per element, then an IntList of their indices (boxed, as ExecuTorch does so sizes can be symbolic) |
 /// | `float[]` | a DoubleList of the values |
 /// | absent optional | a Null |
@@ -60,6 +61,8 @@ struct EValueTable {
             return try append(.bool(v))
         case .dtype(let dtype):
             return try append(.int(Int64(PTE.ScalarType(dtype).rawValue)))
+        case .string(let text):
+            return try append(.string(text))
         case .intList(let list):
             var items: [Int64] = []
             for v in list { items.append(Int64(try append(.int(Int64(v))))) }

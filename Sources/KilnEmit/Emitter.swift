@@ -12,7 +12,8 @@ import KilnTensor
 /// - **values**: the graph inputs' Tensor EValues, then the constants', then for each node the
 ///   EValues its arguments need (in parameter order; see `EValueTable`), its results' Tensor
 ///   EValues, and, for a node with several results, a TensorList of them.
-/// - **KernelCall args**: one EValue index per op parameter, in schema order; then one out
+/// - **KernelCall args**: one EValue index per op parameter, in schema order (less a `dtype` the
+///   out tensor carries, see `KernelCallForm`, as ATen's out variants have none); then one out
 ///   tensor per result; then the return value, which is the out tensor again for one result and
 ///   the TensorList of the outs for several. ExecuTorch's generated kernel wrappers take
 ///   parameters + outs + 1 arguments and reject any other count.
@@ -96,7 +97,7 @@ public struct PTEEmitter: Sendable {
                 operators.append(PTE.Operator(name: pte.name, overload: pte.overload))
             }
             var args: [Int32] = []
-            for argument in node.arguments {
+            for (parameter, argument) in zip(node.op.parameters, node.arguments) where parameter.form == .argument {
                 args.append(try table.append(argument, subject: subject))
             }
             var outs: [Int32] = []

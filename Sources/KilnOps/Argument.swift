@@ -14,6 +14,8 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
     case scalar
     /// A dtype (ATen's `ScalarType`).
     case dtype
+    /// A string (ATen's `str`, such as gelu's `approximate`).
+    case string
     case optional(ArgumentKind)
 
     /// True for `Tensor`, `Tensor?` and `Tensor[]`: the arguments that are graph values.
@@ -36,6 +38,7 @@ public indirect enum ArgumentKind: Hashable, Sendable, CustomStringConvertible {
         case .floatList: return "float[]"
         case .scalar: return "Scalar"
         case .dtype: return "ScalarType"
+        case .string: return "str"
         case .optional(let k): return "\(k)?"
         }
     }
@@ -54,6 +57,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
     case intList([Int])
     case floatList([Double])
     case dtype(DType)
+    case string(String)
     /// An absent optional argument.
     case none
 
@@ -62,7 +66,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         switch (kind, self) {
         case (.tensor, .tensor), (.tensorList, .tensorList), (.int, .int), (.float, .float),
              (.bool, .bool), (.intList, .intList), (.floatList, .floatList),
-             (.dtype, .dtype),
+             (.dtype, .dtype), (.string, .string),
              (.scalar, .int), (.scalar, .float):
             return true
         case (.optional, .none):
@@ -85,6 +89,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .intList(let v): return .intList(v)
         case .floatList(let v): return .floatList(v)
         case .dtype(let v): return .dtype(v)
+        case .string(let v): return .string(v)
         case .none: return .none
         }
     }
@@ -109,6 +114,7 @@ public enum Argument<T: Hashable & Sendable>: Hashable, Sendable {
         case .intList: return "an int list"
         case .floatList: return "a float list"
         case .dtype: return "a dtype"
+        case .string: return "a string"
         case .none: return "none"
         }
     }

@@ -1,14 +1,20 @@
 import KilnTensor
 
-/// One parameter of an op: name, kind, and default (nil for a required parameter).
+/// One parameter of an op: name, kind, default (nil for a required parameter), and how a
+/// `.pte` KernelCall carries it.
 public struct Parameter: Sendable {
     public let name: String
     public let kind: ArgumentKind
     public let defaultValue: Argument<Never>?
+    public let form: KernelCallForm
 
-    public init(_ name: String, _ kind: ArgumentKind, default defaultValue: Argument<Never>? = nil) {
+    public init(_ name: String, _ kind: ArgumentKind, default defaultValue: Argument<Never>? = nil,
+                form: KernelCallForm = .argument) {
+        precondition(form == .argument || kind == .optional(.dtype) || kind == .dtype,
+                     "parameter \(name): only a dtype can be carried by the out tensor")
         self.name = name
         self.kind = kind
+        self.form = form
         // Optional parameters with no stated default default to none, as in ATen.
         if defaultValue == nil, case .optional = kind {
             self.defaultValue = Argument<Never>.none
@@ -16,6 +22,23 @@ public struct Parameter: Sendable {
             self.defaultValue = defaultValue
         }
     }
+}
+
+/// How a `.pte` KernelCall carries one parameter of an op.
+///
+/// ATen's functional creation and cast ops (`full`, `arange.start_step`, `_to_copy`) take a
+/// `dtype` that their out variants (`full.out`, `arange.start_out`, `_to_copy.out`) do not have:
+/// the out tensor's dtype says it. Such a parameter is left out of the KernelCall, and a runtime
+/// reading the call gives it the out tensor's dtype.
+///
+/// ```swift
+/// Parameter("dtype", .optional(.dtype), form: .outDType)
+/// ```
+public enum KernelCallForm: Hashable, Sendable {
+    /// One argument of the KernelCall, in parameter order.
+    case argument
+    /// No argument: the value is the dtype of the op's first out tensor.
+    case outDType
 }
 
 /// The ExecuTorch operator an op is emitted as in a `.pte` KernelCall.
@@ -49,7 +72,8 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     /// One line: what the op computes.
     public let summary: String
-    /// Parameters in ATen's order (the order of a `.pte` KernelCall's arguments).
+    /// Parameters in ATen's order (the order of a `.pte` KernelCall's arguments, less those
+    /// whose ``Parameter/form`` is ``KernelCallForm/outDType``).
     public let parameters: [Parameter]
     /// Number of tensor results.
     public let resultCount: Int
@@ -67,6 +91,9 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
         self.pte = pte
         self.rule = rule
     }
+
+    /// The parameters a `.pte` KernelCall has an argument for, in order (see ``KernelCallForm``).
+    public var kernelCallParameters: [Parameter] { parameters.filter { $0.form == .argument } }
 
     /// The index of the parameter called `name`.
     public func parameterIndex(_ name: String) -> Int? {
@@ -204,6 +231,11 @@ public struct OpArguments<T: Hashable & Sendable>: Sendable {
     public func optionalFloatList(_ name: String) -> [Double]? {
         if case .floatList(let v) = self[name] { return v }
         return nil
+    }
+
+    public func string(_ name: String) -> String {
+        guard case .string(let v) = self[name] else { preconditionFailure("\(schema.name).\(name) is not a string") }
+        return v
     }
 
     public func dtype(_ name: String) -> DType {

@@ -18,7 +18,11 @@ import KilnTensor
 /// | `Scalar` | an Int or a Double, as written |
 /// | `int[]` | an IntList (of Int EValues, dereferenced) |
 /// | `ScalarType` | an Int holding the `.pte` ScalarType code |
+/// | `str` | a String |
 /// | absent optional | a Null |
+///
+/// A `dtype` the out tensor carries (``KilnOps/KernelCallForm/outDType``: `full.out` has none)
+/// has no argument; it is given the first out tensor's dtype.
 struct KernelCallChecker {
     let values: [ValueSpec]
     let info: InstructionInfo
@@ -26,20 +30,13 @@ struct KernelCallChecker {
 
     func check(_ op: ResolvedOperator, args: [Int]) throws(RuntimeError) -> KernelSpec {
         let schema = op.schema
-        let parameters = schema.parameters.count
+        // A dtype the out tensor carries has no argument (see KernelCallForm).
+        let parameters = schema.kernelCallParameters.count
         let expected = parameters + schema.resultCount + 1
         guard args.count == expected else {
             throw fail(.invalidArguments, "has \(args.count) arguments, expected \(expected): \(parameters) for "
                        + "\(schema.signature), \(schema.resultCount) out tensor\(schema.resultCount == 1 ? "" : "s") "
                        + "and the return value")
-        }
-        var arguments: [Argument<Int>] = []
-        for (parameter, value) in zip(schema.parameters, args) {
-            guard let argument = decode(parameter.kind, value) else {
-                throw fail(.invalidArguments, "argument '\(parameter.name)' is \(values[value].kindName) %\(value), "
-                           + "expected \(parameter.kind)")
-            }
-            arguments.append(argument)
         }
         let outs = Array(args[parameters..<(parameters + schema.resultCount)])
         var outSpecs: [TensorSpec] = []
@@ -51,6 +48,24 @@ struct KernelCallChecker {
                 throw fail(.invalidArguments, "out argument %\(out) is a constant; a kernel may not write constants")
             }
             outSpecs.append(spec)
+        }
+        var arguments: [Argument<Int>] = []
+        var next = 0
+        for parameter in schema.parameters {
+            guard parameter.form == .argument else {
+                guard let out = outSpecs.first else {
+                    throw fail(.invalidArguments, "'\(parameter.name)' is the out tensor's dtype, and there is no out tensor")
+                }
+                arguments.append(.dtype(out.dtype))
+                continue
+            }
+            let value = args[next]
+            next += 1
+            guard let argument = decode(parameter.kind, value) else {
+                throw fail(.invalidArguments, "argument '\(parameter.name)' is \(values[value].kindName) %\(value), "
+                           + "expected \(parameter.kind)")
+            }
+            arguments.append(argument)
         }
         let returned = args[expected - 1]
         switch values[returned] {
@@ -100,6 +115,7 @@ struct KernelCallChecker {
         case (.float, .double(let v)): return .float(v)
         case (.float, .int(let v)): return .float(Double(v))
         case (.bool, .bool(let v)): return .bool(v)
+        case (.string, .string(let v)): return .string(v)
         case (.intList, .intList(let items)): return .intList(items.map { Int(truncatingIfNeeded: $0) })
         case (.floatList, .doubleList(let items)): return .floatList(items)
         case (.scalar, .int(let v)): return .int(Int(truncatingIfNeeded: v))

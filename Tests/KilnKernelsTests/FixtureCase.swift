@@ -9,7 +9,8 @@ import Testing
 ///
 /// JSON: `{"name", "op", "inputs": [npy...], "args": {param: value}, "outputs": [npy...], "rtol", "atol"}`;
 /// a value is `{"tensor": i}`, `{"tensors": [i...]}`, `{"int": v}`, `{"float": v}`, `{"bool": v}`,
-/// `{"ints": [...]}`, `{"floats": [...]}`, `{"dtype": "f32"}` or `{"none": true}`; parameters left out take their defaults.
+/// `{"ints": [...]}`, `{"floats": [...]}`, `{"dtype": "f32"}`, `{"str": "tanh"}` or `{"none": true}`; parameters
+/// left out take their defaults.
 struct FixtureCase: CustomTestStringConvertible, Sendable {
     let group: String
     let name: String
@@ -144,6 +145,7 @@ extension Dictionary where Key == String, Value == JSONValue {
         case ("ints", .list(let l)): return .intList(l.compactMap(\.int))
         case ("floats", .list(let l)): return .floatList(l.compactMap(\.double))
         case ("dtype", .string(let s)): if let d = DType(textName: s) { return .dtype(d) }
+        case ("str", .string(let s)): return .string(s)
         case ("none", _): return .none
         default: break
         }

@@ -12,9 +12,9 @@ import Testing
 /// folding and run by the runtime: the outputs equal the graph evaluator's bit for bit.
 ///
 /// The subset: cases the compiler cannot lower to ATen core ops are not programs and are skipped
-/// (8 of 309 today: `softmax.int` with a dtype other than its input's needs a cast op, `_to_copy`,
-/// and `matmul` whose batch dims broadcast needs `expand_copy`; Kiln has neither yet). Only that
-/// decompose error is skipped; any other failure fails the case.
+/// (5 of 534 today: `matmul` whose batch dims broadcast needs `expand_copy`, which Kiln does not
+/// have yet). Only that decompose error is skipped; any other failure fails the case. Ops with no
+/// tensor input (`full`, `arange.start_step`) make graphs with no inputs.
 @Suite struct KernelFixtureTests {
     @Test(arguments: KernelCase.all)
     func runsBitwiseLikeTheEvaluator(_ c: KernelCase) throws {
@@ -73,6 +73,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
         case ints([Int])
         case floats([Double])
         case dtype(String)
+        case string(String)
         case none
     }
 
@@ -97,6 +98,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
                 case "ints": args[parameter] = .ints((raw as? [NSNumber] ?? []).map(\.intValue))
                 case "floats": args[parameter] = .floats((raw as? [NSNumber] ?? []).map(\.doubleValue))
                 case "dtype": args[parameter] = .dtype(raw as? String ?? "?")
+                case "str": args[parameter] = .string(raw as? String ?? "")
                 default: args[parameter] = Value.none
                 }
             }
@@ -136,6 +138,7 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
             case .ints(let v): arguments.append(.intList(v))
             case .floats(let v): arguments.append(.floatList(v))
             case .dtype(let text): arguments.append(.dtype(try #require(DType(textName: text), "dtype \(text)")))
+            case .string(let text): arguments.append(.string(text))
             case .none: arguments.append(.none)
             }
         }

@@ -38,6 +38,7 @@ fileprivate indirect enum RawArgument {
     case bool(Bool)
     case none
     case word(String)
+    case string(String)
 }
 
 /// The recursive-descent reader behind ``KIRParser``; constants are read in Parser+Constants.swift.
@@ -419,6 +420,9 @@ struct Parser {
         case .float(let v, _):
             _ = take()
             return .float(v)
+        case .string(let text):
+            _ = take()
+            return .string(text)
         case .identifier(let w):
             _ = take()
             switch w {
@@ -484,6 +488,8 @@ struct Parser {
                 }
             }
             return .floatList(values)
+        case (.string, .string(let text)):
+            return .string(text)
         case (.dtype, .word(let w)):
             guard let d = DType(textName: w) else {
                 throw error(.unknownDType, "unknown dtype '\(w)' (expected one of \(DType.allCases.map(\.textName).joined(separator: ", ")))",
@@ -504,6 +510,7 @@ struct Parser {
         case .bool(let v): return "\(v)"
         case .none: return "none"
         case .word(let w): return "'\(w)'"
+        case .string(let text): return "the string \(quoted(text))"
         }
     }
 

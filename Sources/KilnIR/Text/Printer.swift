@@ -120,6 +120,7 @@ public enum KIRPrinter {
         case .intList(let v): return "[\(v.map(String.init).joined(separator: ", "))]"
         case .floatList(let v): return "[\(v.map(floatText).joined(separator: ", "))]"
         case .dtype(let d): return d.textName
+        case .string(let text): return quoted(text)
         case .none: return "none"
         }
     }

@@ -11,8 +11,8 @@ import KilnTensor
 /// point back at the model. The node that produces the original result keeps its name.
 ///
 /// A node that cannot be decomposed (a `matmul` whose batch dims broadcast, which would need
-/// `expand_copy`; a `softmax.int` with a dtype, which would need a cast) is an error listing every
-/// such node, and the graph is left as it was; with ``allowPartial`` those nodes stay as they are.
+/// `expand_copy`) is an error listing every such node, and the graph is left as it was; with
+/// ``allowPartial`` those nodes stay as they are.
 ///
 /// ```swift
 /// try Decompose().run(&graph)

@@ -42,14 +42,14 @@ extension Decompose {
             return .replaced(try rw.emit("permute_copy", ["self": args["self"], "dims": .intList(dims)],
                                          names: resultNames(rw, node)))
         },
-        // softmax.int(x, dim) -> _softmax(x, dim, false); a dtype other than x's needs a cast
+        // softmax.int(x, dim) -> _softmax(x, dim, false)
+        // softmax.int(x, dim, dtype) -> _softmax(_to_copy(x, dtype), dim, false) when dtype is not x's
         "softmax.int": { rw, node, args throws(PassError) in
-            let x = rw.type(of: args.tensor("self"))
-            if let dtype = args.optionalDType("dtype"), dtype != x.dtype {
-                return .unsupported("softmax in \(dtype) of a \(x.dtype) tensor needs a cast op (_to_copy), "
-                                    + "which Kiln does not have yet")
+            var x = args.tensor("self")
+            if let dtype = args.optionalDType("dtype"), dtype != rw.type(of: x).dtype {
+                x = try rw.emit("_to_copy", ["self": .tensor(x), "dtype": .dtype(dtype)])[0]
             }
-            return .replaced(try rw.emit("_softmax", ["self": args["self"], "dim": args["dim"], "half_to_float": .bool(false)],
+            return .replaced(try rw.emit("_softmax", ["self": .tensor(x), "dim": args["dim"], "half_to_float": .bool(false)],
                                          names: resultNames(rw, node)))
         },
         // batch_norm(x, w, b, mean, var) -> _native_batch_norm_legit_no_training(...)[0]
