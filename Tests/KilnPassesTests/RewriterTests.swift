@@ -80,7 +80,8 @@ import Testing
 
     @Test func decomposeLeavesTheGraphUnchangedOnErrorUnlessPartialIsAllowed() throws {
         let original = try parse("""
-            graph @forward(%a: f32[2, 1, 3, 4], %b: f32[1, 5, 4, 6], %x: f16[2, 8], %w: f32[4, 6]) {
+            symbol n in 1...8
+            graph @forward(%a: f32[n, 1, 3, 4], %b: f32[1, 5, 4, 6], %x: f16[2, 8], %w: f32[4, 6]) {
               %y = matmul(%a, %b) loc("scores")
               %s = softmax.int(%x, dim=-1, dtype=f32)
               %l = linear(%y, %w)
