@@ -17,13 +17,14 @@ let shapingIndexKernels: [KernelEntry] = [
     KernelEntry(op: "embedding", name: "any_embedding__portable", kernel: embedding),
 ]
 
-/// Throws unless every element of `index` lies in `0..<size`.
+/// Throws unless every element of `index` lies in `0..<size`. (`what` is built only for the
+/// error: building text allocates.)
 private func checkIndices(_ call: KernelCall, _ index: ShapingSupport.IndexReader, count: Int, size: Int,
-                          argument: String, what: String) throws(KernelError) {
+                          argument: String, what: @autoclosure () -> String) throws(KernelError) {
     for i in 0..<count {
         let v = index[i]
         guard v >= 0, v < size else {
-            throw call.error("argument '\(argument)': index \(v) (element \(i)) is out of range for \(what) of size \(size)")
+            throw call.error("argument '\(argument)': index \(v) (element \(i)) is out of range for \(what()) of size \(size)")
         }
     }
 }
