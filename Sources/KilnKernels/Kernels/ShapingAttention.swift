@@ -124,7 +124,7 @@ private func attention<T: ComputedElement>(_ call: KernelCall, _: T.Type) throws
                         if causal && j > i {
                             score = -.infinity
                         } else {
-                            score = dot(pq, qRow, pk, kBase + j * e, e) * scale
+                            score = dot(pq, qRow, pk, kBase + j * e, e, T.self) * scale
                             let m = mBase + i * maskStrides[rank - 2] + j * maskStrides[rank - 1]
                             if let maskBool, maskBool[m] == 0 { score = -.infinity }
                             if let maskFloat { score += maskFloat[m].computeValue }
@@ -143,8 +143,7 @@ private func attention<T: ComputedElement>(_ call: KernelCall, _: T.Type) throws
                     for j in 0..<s {
                         let p = exp(scores[j] - best)
                         total += p
-                        let vRow = vBase + j * ev
-                        for t in 0..<ev { acc[t] += p * pv[vRow + t].computeValue }
+                        addScaled(acc, p, pv, vBase + j * ev, ev)
                     }
                     for t in 0..<ev { po[outRow + t] = T(computed: acc[t] / total) }
                 }
@@ -153,10 +152,15 @@ private func attention<T: ComputedElement>(_ call: KernelCall, _: T.Type) throws
     }
 }
 
-/// `a[i..<i+n] · b[j..<j+n]` in Float, four partial sums.
+/// `a[i..<i+n] · b[j..<j+n]` in Float: ``FloatLoops/dot(_:_:_:)`` for float32, four partial sums
+/// for the 16-bit types.
 @inline(__always)
 private func dot<T: ComputedElement>(_ a: UnsafeBufferPointer<T>, _ i: Int, _ b: UnsafeBufferPointer<T>, _ j: Int,
-                                     _ n: Int) -> Float where T.Compute == Float {
+                                     _ n: Int, _: T.Type) -> Float where T.Compute == Float {
+    if T.self == Float.self, let pa = a.baseAddress, let pb = b.baseAddress {
+        return FloatLoops.dot(UnsafeRawPointer(pa + i).assumingMemoryBound(to: Float.self),
+                              UnsafeRawPointer(pb + j).assumingMemoryBound(to: Float.self), n)
+    }
     var (s0, s1, s2, s3): (Float, Float, Float, Float) = (0, 0, 0, 0)
     var t = 0
     while t + 4 <= n {
@@ -171,4 +175,15 @@ private func dot<T: ComputedElement>(_ a: UnsafeBufferPointer<T>, _ i: Int, _ b:
         t += 1
     }
     return (s0 + s1) + (s2 + s3)
+}
+
+/// `acc[0..<n] += p * v[i..<i+n]`: ``FloatLoops/addScaled(_:_:_:_:)`` for float32.
+@inline(__always)
+private func addScaled<T: ComputedElement>(_ acc: UnsafeMutableBufferPointer<Float>, _ p: Float,
+                                           _ v: UnsafeBufferPointer<T>, _ i: Int, _ n: Int) where T.Compute == Float {
+    if T.self == Float.self, let a = acc.baseAddress, let pv = v.baseAddress {
+        FloatLoops.addScaled(a, p, UnsafeRawPointer(pv + i).assumingMemoryBound(to: Float.self), n)
+        return
+    }
+    for t in 0..<n { acc[t] += p * v[i + t].computeValue }
 }

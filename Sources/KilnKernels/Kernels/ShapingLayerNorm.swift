@@ -42,7 +42,7 @@ private func layerNorm(_ call: KernelCall) throws(KernelError) {
     let eps = call.arguments.float("eps")
     // 2. Normalize in the input's dtype.
     switch x.dtype {
-    case .float32: normalizeRows(x, weight, bias, out, stats, rows, width, eps, Float.self)
+    case .float32: normalizeFloatRows(x, weight, bias, out, stats, rows, width, eps)
     case .float16: normalizeRows(x, weight, bias, out, stats, rows, width, eps, Float16.self)
     case .bfloat16: normalizeRows(x, weight, bias, out, stats, rows, width, eps, BFloat16.self)
     default: throw call.error("argument 'input': expected a floating-point tensor, got \(x.dtype)")
@@ -54,6 +54,31 @@ private func isStatistics(_ t: Tensor, of x: Tensor, lead: Int) -> Bool {
     guard t.dtype == x.dtype, t.rank == x.rank else { return false }
     for d in 0..<t.rank where t.shape[d] != (d < lead ? x.shape[d] : 1) { return false }
     return true
+}
+
+/// The float32 rows, on raw pointers (the statistics run over SIMD lanes and the output loop
+/// vectorizes); the same arithmetic as `normalizeRows`, in another order of additions.
+private func normalizeFloatRows(_ x: Tensor, _ weight: Tensor?, _ bias: Tensor?, _ out: Tensor,
+                                _ stats: (mean: Tensor, rstd: Tensor)?, _ rows: Int, _ width: Int, _ eps: Double) {
+    guard width > 0, let px = x.unsafeBuffer(of: Float.self).baseAddress,
+          let py = out.unsafeMutableBuffer(of: Float.self).baseAddress else { return }
+    let pw = weight?.unsafeBuffer(of: Float.self).baseAddress, pb = bias?.unsafeBuffer(of: Float.self).baseAddress
+    let pm = stats?.mean.unsafeMutableBuffer(of: Float.self), pr = stats?.rstd.unsafeMutableBuffer(of: Float.self)
+    for r in 0..<rows {
+        let (src, dst) = (px + r * width, py + r * width)
+        let mean = FloatLoops.sum(src, width) / Double(width)
+        let variance = FloatLoops.squaredDeviations(src, width, mean: mean) / Double(width)
+        let rstd = 1 / (Swift.max(variance, 0) + eps).squareRoot()
+        pm?[r] = Float(mean)
+        pr?[r] = Float(rstd)
+        let scale = Float(rstd), shift = -Float(mean) * scale
+        switch (pw, pb) {
+        case let (w?, b?): for j in 0..<width { dst[j] = (src[j] * scale + shift) * w[j] + b[j] }
+        case let (w?, nil): for j in 0..<width { dst[j] = (src[j] * scale + shift) * w[j] }
+        case let (nil, b?): for j in 0..<width { dst[j] = (src[j] * scale + shift) + b[j] }
+        case (nil, nil): for j in 0..<width { dst[j] = src[j] * scale + shift }
+        }
+    }
 }
 
 private func normalizeRows<T: ComputedElement>(_ x: Tensor, _ weight: Tensor?, _ bias: Tensor?, _ out: Tensor,

@@ -137,9 +137,12 @@ private func sum(_ call: KernelCall) throws(KernelError) {
             // Floats: Double accumulators, each input first rounded to the output dtype.
             Scratch.with(call, Double.self, count: out.elementCount) { acc in
                 acc.update(repeating: 0)
-                if x.dtype == .float32 && out.dtype == .float32 {
-                    let p = x.unsafeBuffer(of: Float.self)
-                    sumRuns(x.shape, reduced, acc) { Double(p[$0]) }
+                if x.dtype == .float32 && out.dtype == .float32, let p = x.unsafeBuffer(of: Float.self).baseAddress,
+                   let a = acc.baseAddress {
+                    // float32: whole runs at a time (the loops vectorize).
+                    walkReduction(x.shape, reduced: reduced) { i, o, n, isReduced in
+                        if isReduced { a[o] += FloatLoops.sum(p + i, n) } else { FloatLoops.accumulate(a + o, p + i, n) }
+                    }
                 } else {
                     let reader = ConvertingReader<Float>(x), dtype = out.dtype
                     sumRuns(x.shape, reduced, acc) { Double(roundedToFloat(reader[$0], dtype)) }
@@ -266,8 +269,17 @@ private func extremum(_ call: KernelCall, largest: Bool) throws(KernelError) {
         }
         switch x.dtype {
         case .float32:
-            let p = x.unsafeBuffer(of: Float.self)
-            extremumRuns(x.shape, reduced, out.unsafeMutableBuffer(of: Float.self), largest: largest) { p[$0] }
+            // Whole runs at a time (the loops vectorize), into the output.
+            let acc = out.unsafeMutableBuffer(of: Float.self)
+            acc.update(repeating: largest ? -.infinity : .infinity)
+            guard let p = x.unsafeBuffer(of: Float.self).baseAddress, let a = acc.baseAddress else { return }
+            walkReduction(x.shape, reduced: reduced) { i, o, n, isReduced in
+                if isReduced {
+                    a[o] = FloatLoops.extremum(p + i, n, from: a[o], largest: largest)
+                } else {
+                    FloatLoops.extremum(into: a + o, p + i, n, largest: largest)
+                }
+            }
         case .float16, .bfloat16:
             // Compared as Float (exact), stored back (exact).
             Scratch.with(call, Float.self, count: out.elementCount) { acc in
@@ -371,6 +383,16 @@ private func argmax(_ call: KernelCall) throws(KernelError) {
     // 2. Compare floats as Float and integers as Int64 (both exact).
     let indices = out.unsafeMutableBuffer(of: Int64.self)
     switch x.dtype {
+    case .float32 where inner == 1:
+        // Contiguous rows: the row's max (vectorized), then its first occurrence (or first NaN).
+        guard let p = x.unsafeBuffer(of: Float.self).baseAddress else { return }
+        for r in 0..<outer {
+            let row = p + r * n
+            let m = FloatLoops.extremum(row, n, from: -.infinity, largest: true)
+            var at = 0
+            while at < n - 1 && !(m.isNaN ? row[at].isNaN : row[at] == m) { at += 1 }
+            indices[r] = Int64(at)
+        }
     case .float32:
         let p = x.unsafeBuffer(of: Float.self)
         argmaxRows(call, outer, n, inner, indices, Float.self) { p[$0] }
@@ -452,6 +474,18 @@ private func logSoftmax(_ call: KernelCall) throws(KernelError) {
     // 2. Each row, read as the output dtype.
     let reader = ConvertingReader<Float>(x), dtype = out.dtype
     switch dtype {
+    case .float32 where x.dtype == .float32 && inner == 1:
+        // Contiguous rows: max and the output loop vectorize (exp does not).
+        guard let p = x.unsafeBuffer(of: Float.self).baseAddress,
+              let o = out.unsafeMutableBuffer(of: Float.self).baseAddress else { return }
+        for r in 0..<outer {
+            let (row, dst) = (p + r * n, o + r * n)
+            let m = FloatLoops.extremum(row, n, from: -.infinity, largest: true)
+            var total = 0.0
+            for k in 0..<n { total += Double(exp(row[k] - m)) }
+            let shift = Float(log(total))
+            for k in 0..<n { dst[k] = (row[k] - m) - shift }
+        }
     case .float32 where x.dtype == .float32:
         let p = x.unsafeBuffer(of: Float.self)
         logSoftmaxRows(outer, n, inner, out, as: Float.self) { p[$0] }
