@@ -125,6 +125,34 @@ import Testing
         #expect(c.outputs[0].scalars(as: Int64.self) == [Int64.max &+ Int64.max, 2])
     }
 
+    /// bfloat16 (which the fixtures cannot hold): amax is exact; sum, layer norm and attention
+    /// compute in Float and round once, so they equal the float32 result rounded to bfloat16
+    /// within one bfloat16 ulp (2^-8 relative).
+    @Test func bfloat16MatchesFloat32Rounded() throws {
+        let values: [Float] = (0..<24).map { Float(($0 * 7) % 11) / 4 - 1.25 }
+        let f32 = try Tensor(values, shape: [2, 3, 4])
+        let bf16 = try Tensor(values.map { BFloat16($0) }, shape: [2, 3, 4])
+        let cases: [(String, [String: Argument<Int>])] = [
+            ("amax", ["self": .tensor(0), "dim": .intList([-1])]),
+            ("sum.dim_IntList", ["self": .tensor(0), "dim": .intList([0, 2])]),
+            ("native_layer_norm", ["input": .tensor(0), "normalized_shape": .intList([4]), "eps": .float(1e-5)]),
+            ("_log_softmax", ["self": .tensor(0), "dim": .int(1), "half_to_float": .bool(false)]),
+            ("scaled_dot_product_attention", ["query": .tensor(0), "key": .tensor(0), "value": .tensor(0)]),
+        ]
+        for (op, arguments) in cases {
+            let (a, b) = (try call(op, [f32], arguments), try call(op, [bf16], arguments))
+            try run(a)
+            try run(b)
+            for (x, y) in zip(a.outputs, b.outputs) {
+                #expect(y.dtype == .bfloat16 && x.shape == y.shape, "\(op)")
+                for (want, got) in zip(x.floatValues(), y.floatValues()) {
+                    let tolerance = op == "amax" ? 0 : abs(want) * 0x1p-8 + 1e-6
+                    #expect(abs(BFloat16(want).floatValue - got) <= tolerance, "\(op): \(got) vs \(want)")
+                }
+            }
+        }
+    }
+
     /// A row that is all -inf after masking gives zeros (torch's kernels do the same).
     @Test func attentionZeroesFullyMaskedRows() throws {
         let q = try Tensor([Float](repeating: 0.5, count: 4), shape: [2, 2])
