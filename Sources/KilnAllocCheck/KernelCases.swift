@@ -92,6 +92,7 @@ func tensor<T: TensorElement>(_ values: [T], _ shape: [Int]) -> Tensor {
 /// At least one typical call per registered op, with shapes like a small model's.
 let kernelCases: [KernelCase] = elementwiseCases + reductionCases + layoutCases + linearAlgebraCases
     + spatialCases + normalizationCases + quantizationCases + samplingCases + mathKernelCases
+    + shapingKernelCases
 
 private let elementwiseCases: [KernelCase] = [
     KernelCase("relu", "f32 [4, 256]", [pattern(.float32, [4, 256])]),

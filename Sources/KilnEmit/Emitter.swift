@@ -16,7 +16,9 @@ import KilnTensor
 ///   out tensor carries, see `KernelCallForm`, as ATen's out variants have none); then one out
 ///   tensor per result; then the return value, which is the out tensor again for one result and
 ///   the TensorList of the outs for several. ExecuTorch's generated kernel wrappers take
-///   parameters + outs + 1 arguments and reject any other count.
+///   parameters + outs + 1 arguments and reject any other count. An op returning `Tensor[]`
+///   (`split_with_sizes_copy`) has one out argument, a TensorList of its results, and returns
+///   another TensorList of them.
 /// - **operators**: each distinct `OpSchema.pte` (name, overload), in order of first use.
 /// - **constants**: Tensor EValues with `data_buffer_idx` indexing
 ///   `program.constant_segment.offsets` (entry 0 reserved); their bytes are segment 0, each
@@ -104,8 +106,15 @@ public struct PTEEmitter: Sendable {
             for id in node.results {
                 outs.append(try table.appendTensor(id, try plannedTensor(id, in: graph, plan: plan)))
             }
-            args += outs
-            args.append(outs.count == 1 ? outs[0] : try table.append(.tensorList(outs)))
+            if node.op.returnsTensorList {
+                // `-> Tensor[]` (`Tensor(a!)[] out`): one out TensorList, and the return value
+                // another TensorList of the same tensors, as ExecuTorch's emitter writes them.
+                args.append(try table.append(.tensorList(outs)))
+                args.append(try table.append(.tensorList(outs)))
+            } else {
+                args += outs
+                args.append(outs.count == 1 ? outs[0] : try table.append(.tensorList(outs)))
+            }
             instructions.append(.kernelCall(opIndex: opIndex, args: args))
 
             guard let handle = Int32(exactly: node.debugHandle) else {

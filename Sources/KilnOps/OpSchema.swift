@@ -56,6 +56,23 @@ public struct PTEOperator: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(name).\(overload)" }
 }
 
+/// How many tensors an op returns.
+///
+/// ```swift
+/// OpSchema(..., results: 3, ...)             // -> (Tensor, Tensor, Tensor)
+/// OpSchema(..., results: .tensorList, ...)   // -> Tensor[]: as many as the type rule gives
+/// ```
+public enum OpResults: Hashable, Sendable, ExpressibleByIntegerLiteral {
+    /// A fixed number of tensors (`-> Tensor`, `-> (Tensor, Tensor, Tensor)`); each is its own out
+    /// argument in a `.pte` KernelCall.
+    case tensors(Int)
+    /// `-> Tensor[]` (`split_with_sizes_copy`): the type rule decides how many from the arguments;
+    /// a `.pte` KernelCall passes them as one out TensorList.
+    case tensorList
+
+    public init(integerLiteral count: Int) { self = .tensors(count) }
+}
+
 /// The type rule of an op: from the argument list (tensors as their types) to the result types.
 public typealias TypeRule = @Sendable (OpArguments<TensorType>) throws -> [TensorType]
 
@@ -75,19 +92,26 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
     /// Parameters in ATen's order (the order of a `.pte` KernelCall's arguments, less those
     /// whose ``Parameter/form`` is ``KernelCallForm/outDType``).
     public let parameters: [Parameter]
-    /// Number of tensor results.
-    public let resultCount: Int
+    /// How many tensor results the op has.
+    public let results: OpResults
+    /// The fixed number of tensor results, or nil for an op returning `Tensor[]`.
+    public var resultCount: Int? {
+        if case .tensors(let n) = results { return n }
+        return nil
+    }
+    /// True for an op returning `Tensor[]`: its results are one out TensorList in a `.pte`.
+    public var returnsTensorList: Bool { results == .tensorList }
     /// The `.pte` operator, or nil when the op is not an ATen core op and must be decomposed
     /// before portable emission.
     public let pte: PTEOperator?
     private let rule: TypeRule
 
-    public init(_ name: String, summary: String, parameters: [Parameter], results: Int = 1,
+    public init(_ name: String, summary: String, parameters: [Parameter], results: OpResults = 1,
                 pte: PTEOperator?, rule: @escaping TypeRule) {
         self.name = name
         self.summary = summary
         self.parameters = parameters
-        self.resultCount = results
+        self.results = results
         self.pte = pte
         self.rule = rule
     }
@@ -116,7 +140,9 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
         try validate(arguments)
         do {
             let results = try rule(OpArguments(schema: self, values: arguments))
-            precondition(results.count == resultCount, "\(name): type rule returned \(results.count) results")
+            if let count = resultCount {
+                precondition(results.count == count, "\(name): type rule returned \(results.count) results")
+            }
             return results
         } catch let e as OpError {
             throw e
@@ -130,8 +156,13 @@ public struct OpSchema: Sendable, Hashable, CustomStringConvertible {
     /// ATen-style signature: `convolution(Tensor input, Tensor weight, Tensor? bias, ...) -> Tensor`.
     public var signature: String {
         let params = parameters.map { "\($0.kind) \($0.name)" }.joined(separator: ", ")
-        let results = resultCount == 1 ? "Tensor" : "(" + Array(repeating: "Tensor", count: resultCount).joined(separator: ", ") + ")"
-        return "\(name)(\(params)) -> \(results)"
+        let returned: String
+        switch results {
+        case .tensors(1): returned = "Tensor"
+        case .tensors(let n): returned = "(" + Array(repeating: "Tensor", count: n).joined(separator: ", ") + ")"
+        case .tensorList: returned = "Tensor[]"
+        }
+        return "\(name)(\(params)) -> \(returned)"
     }
 
     public var description: String { signature }

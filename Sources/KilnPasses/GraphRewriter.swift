@@ -224,7 +224,11 @@ public struct GraphRewriter {
             }
         }
         var resultNames = names ?? []
-        while resultNames.count < schema.resultCount { resultNames.append(freshName()) }
+        // A `Tensor[]` op's type rule says how many results it has (when it rejects the
+        // arguments, appending below reports why).
+        let count = schema.resultCount
+            ?? (try? schema.inferTypes(bound.map { $0.map { type(of: $0) } }).count) ?? resultNames.count
+        while resultNames.count < count { resultNames.append(freshName()) }
         for name in resultNames where claimed.contains(name) {
             throw error(.rewrite, "value %\(name) is already defined")
         }

@@ -5,7 +5,9 @@ import KilnTensor
 /// Checks one KernelCall against its op when the program loads, so that running it can only
 /// fail on data: the argument count (one per op parameter, one out tensor per result, one
 /// return value: ExecuTorch's `parameters + outs + 1`), each argument's kind, and the out
-/// tensors' types against what the op's shape rule gives for the inputs' planned types.
+/// tensors' types against what the op's shape rule gives for the inputs' planned types. An op
+/// returning `Tensor[]` has one out argument, a TensorList, and returns a TensorList of the same
+/// tensors.
 ///
 /// Argument decoding follows the way ExecuTorch's emitter (and Kiln's) writes them:
 ///
@@ -32,13 +34,25 @@ struct KernelCallChecker {
         let schema = op.schema
         // A dtype the out tensor carries has no argument (see KernelCallForm).
         let parameters = schema.kernelCallParameters.count
-        let expected = parameters + schema.resultCount + 1
+        // A `Tensor[]` result is one out argument: a TensorList.
+        let outArguments = schema.resultCount ?? 1
+        let expected = parameters + outArguments + 1
         guard args.count == expected else {
+            let outs = schema.returnsTensorList ? "1 out TensorList"
+                : "\(outArguments) out tensor\(outArguments == 1 ? "" : "s")"
             throw fail(.invalidArguments, "has \(args.count) arguments, expected \(expected): \(parameters) for "
-                       + "\(schema.signature), \(schema.resultCount) out tensor\(schema.resultCount == 1 ? "" : "s") "
-                       + "and the return value")
+                       + "\(schema.signature), \(outs) and the return value")
         }
-        let outs = Array(args[parameters..<(parameters + schema.resultCount)])
+        let outs: [Int]
+        if schema.returnsTensorList {
+            guard case .tensorList(let items) = values[args[parameters]] else {
+                throw fail(.invalidArguments, "out argument %\(args[parameters]) is \(values[args[parameters]].kindName), "
+                           + "expected a TensorList")
+            }
+            outs = items
+        } else {
+            outs = Array(args[parameters..<(parameters + outArguments)])
+        }
         var outSpecs: [TensorSpec] = []
         for out in outs {
             guard let spec = values[out].tensor else {
@@ -69,8 +83,12 @@ struct KernelCallChecker {
         }
         let returned = args[expected - 1]
         switch values[returned] {
-        case .tensor where schema.resultCount == 1, .tensorList where schema.resultCount > 1:
+        case .tensor where schema.resultCount == 1:
             break
+        case .tensorList(let items) where schema.resultCount != 1:
+            guard items == outs else {
+                throw fail(.invalidArguments, "the return value %\(returned) lists \(items), expected the outs \(outs)")
+            }
         default:
             throw fail(.invalidArguments, "the return value %\(returned) is \(values[returned].kindName), expected "
                        + (schema.resultCount == 1 ? "the out Tensor" : "a TensorList of the outs"))
@@ -96,6 +114,10 @@ struct KernelCallChecker {
             results = try schema.inferTypes(typed)
         } catch {
             throw fail(.invalidArguments, error.description)
+        }
+        guard results.count == outs.count else {
+            throw fail(.invalidArguments, "has \(outs.count) out tensor\(outs.count == 1 ? "" : "s"), but \(schema.name) "
+                       + "gives \(results.count) for these arguments")
         }
         for (position, (result, spec)) in zip(results, outSpecs).enumerated() where !spec.holds(result) {
             let planned = TensorMeta(valueIndex: outs[position], dtype: spec.dtype, sizes: spec.sizes,

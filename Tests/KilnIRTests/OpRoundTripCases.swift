@@ -32,7 +32,7 @@ let seqSymbol = Symbol("seq", range: 1...128)
 
 extension OpCase {
     static let all: [OpCase] = linearAlgebra + spatial + elementwise + reduction + layout + normalization
-        + quantization + sampling + math
+        + quantization + sampling + math + shaping
 
     static let linearAlgebra: [OpCase] = [
         OpCase("linear with bias") { b in

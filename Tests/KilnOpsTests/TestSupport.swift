@@ -139,4 +139,4 @@ struct OpCase: Sendable, CustomTestStringConvertible {
 /// Every case of every op group; `OpTableTests` checks each op has a positive one.
 let allOpCases: [OpCase] =
     linearAlgebraCases + spatialCases + elementwiseCases + reductionCases + layoutCases
-    + normalizationCases + quantizationCases + samplingCases + mathCases
+    + normalizationCases + quantizationCases + samplingCases + mathCases + shapingCases

@@ -80,9 +80,10 @@ import Testing
 
     @Test func decomposeLeavesTheGraphUnchangedOnErrorUnlessPartialIsAllowed() throws {
         let original = try parse("""
+            symbol n in 1...8
             symbol s in 1...4
             symbol t in 1...4
-            graph @forward(%a: f32[2, 1, 3, 4], %b: f32[1, 5, 4, 6], %x: f32[s, t, 6], %w: f32[4, 6]) {
+            graph @forward(%a: f32[n, 1, 3, 4], %b: f32[1, 5, 4, 6], %x: f32[s, t, 6], %w: f32[4, 6]) {
               %y = matmul(%a, %b) loc("scores")
               %s = linear(%x, %w)
               %l = linear(%y, %w)

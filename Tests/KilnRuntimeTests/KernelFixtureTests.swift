@@ -12,9 +12,9 @@ import Testing
 /// folding and run by the runtime: the outputs equal the graph evaluator's bit for bit.
 ///
 /// The subset: cases the compiler cannot lower to ATen core ops are not programs and are skipped
-/// (5 of 534 today: `matmul` whose batch dims broadcast needs `expand_copy`, which Kiln does not
-/// have yet). Only that decompose error is skipped; any other failure fails the case. Ops with no
-/// tensor input (`full`, `arange.start_step`) make graphs with no inputs.
+/// (none today: every case lowers to ATen core ops). Only a decompose error is skipped; any other
+/// failure fails the case. Ops with no tensor input (`full`, `arange.start_step`) make graphs with
+/// no inputs.
 @Suite struct KernelFixtureTests {
     @Test(arguments: KernelCase.all)
     func runsBitwiseLikeTheEvaluator(_ c: KernelCase) throws {

@@ -10,8 +10,8 @@ import KilnTensor
 /// the others get fresh handles above every handle in the graph, so plans and profiles still
 /// point back at the model. The node that produces the original result keeps its name.
 ///
-/// A node that cannot be decomposed (a `matmul` whose batch dims broadcast, which would need
-/// `expand_copy`) is an error listing every such node, and the graph is left as it was; with
+/// A node that cannot be decomposed (a `matmul` or `linear` whose operands would need a view with
+/// two symbolic sizes) is an error listing every such node, and the graph is left as it was; with
 /// ``allowPartial`` those nodes stay as they are.
 ///
 /// ```swift

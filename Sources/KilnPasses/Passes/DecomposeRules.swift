@@ -17,7 +17,7 @@ extension Decompose {
     static let coreRules: [String: Rule] = [
         // linear(x, w, b) -> addmm(b, x, permute_copy(w, [1, 0])); mm without b; 2-D views around it
         "linear": linear,
-        // matmul(a, b) -> mm | view + mm + view | bmm | view + bmm + view
+        // matmul(a, b) -> mm | view + mm + view | bmm | (expand +) view + bmm + view
         "matmul": matmul,
         // reshape(x, shape) -> view_copy(x, shape)
         "reshape": { rw, node, args throws(PassError) in
@@ -107,51 +107,113 @@ extension Decompose {
     @Sendable static func matmul(_ rw: inout GraphRewriter, _ node: Node,
                                  _ args: OpArguments<ValueID>) throws(PassError) -> Outcome {
         let a = args.tensor("self"), b = args.tensor("other")
-        let (at, bt) = (rw.type(of: a), rw.type(of: b))
-        let out = rw.source.type(of: node.results[0])
-        let batchA = Array(at.shape.dropLast(2)), batchB = bt.rank > 2 ? Array(bt.shape.dropLast(2)) : []
+        let plan = matmulPlan(rw.type(of: a), rw.type(of: b), result: rw.source.type(of: node.results[0]))
+        switch plan {
+        case .success(let plan):
+            return .replaced([try emitMatmul(&rw, plan, a, b, names: resultNames(rw, node))])
+        case .failure(let reason):
+            return .unsupported(reason.message)
+        }
+    }
 
-        // b is a matrix (1-D, 2-D, or batch dims all 1): a's leading dims fold into rows; one mm.
+    /// How `matmul(a, b)` lowers to core ops: views (and expands) of each operand around one
+    /// `mm` or `bmm`, and a view of the product to the result's shape.
+    struct MatmulPlan {
+        /// `bmm` over a flattened batch, or one `mm`.
+        var batched: Bool
+        /// `expand_copy` sizes for each operand (nil: none), applied before its view.
+        var expandA: [Int]?, expandB: [Int]?
+        /// `view_copy` sizes for each operand (nil: none).
+        var viewA: [Int]?, viewB: [Int]?
+        /// `view_copy` sizes of the product (nil: the product is the result).
+        var viewResult: [Int]?
+    }
+
+    /// Why a matmul cannot lower.
+    struct Unlowerable: Error {
+        var message: String
+    }
+
+    /// The lowering of `matmul(a, b)` with result type `result`, decided from the types alone (so
+    /// a rule can check every matmul it needs before emitting anything).
+    ///
+    /// - b a matrix (1-D, 2-D, or batch dims all 1): a's leading dims fold into rows; one `mm`.
+    /// - otherwise: each operand is expanded to the broadcast batch dims (when its own differ)
+    ///   and viewed as `[batch, rows, cols]`; one `bmm`. A 1-D a is a `[1, k]` matrix.
+    static func matmulPlan(_ at: TensorType, _ bt: TensorType, result out: TensorType) -> Result<MatmulPlan, Unlowerable> {
+        let batchB = bt.rank > 2 ? Array(bt.shape.dropLast(2)) : []
+        let k = at.shape[at.rank - 1]
+
+        // b is a matrix: a's leading dims fold into rows; one mm.
         if bt.rank <= 2 || batchB.allSatisfy(\.isOne) {
-            let k = at.shape[at.rank - 1]
             let bMatrix = bt.rank == 1 ? [k, Dim(1)] : Array(bt.shape.suffix(2))
-            guard let rows = product(at.shape.dropLast()) else { return .unsupported(moreThanOneSymbolic(at)) }
-            let aMatrix = [rows, k]
-            guard let aSizes = viewSizes(aMatrix) else { return .unsupported(moreThanOneSymbolic(at)) }
-            guard let bSizes = viewSizes(bMatrix) else { return .unsupported(moreThanOneSymbolic(bt)) }
-            guard let outSizes = viewSizes(out.shape) else { return .unsupported(moreThanOneSymbolic(out)) }
-            let productIsResult = [rows, bMatrix[1]] == out.shape
-            var (a2, b2) = (a, b)
-            if at.shape != aMatrix { a2 = try rw.emit("view_copy", ["self": .tensor(a), "size": .intList(aSizes)])[0] }
-            if bt.shape != bMatrix { b2 = try rw.emit("view_copy", ["self": .tensor(b), "size": .intList(bSizes)])[0] }
-            let y = try rw.emit("mm", ["self": .tensor(a2), "mat2": .tensor(b2)],
-                                names: productIsResult ? resultNames(rw, node) : nil)[0]
-            if productIsResult { return .replaced([y]) }
-            return .replaced(try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(outSizes)],
-                                         names: resultNames(rw, node)))
+            guard let rows = product(at.shape.dropLast()), let aSizes = viewSizes([rows, k]) else {
+                return .failure(Unlowerable(message: moreThanOneSymbolic(at)))
+            }
+            guard let bSizes = viewSizes(bMatrix) else { return .failure(Unlowerable(message: moreThanOneSymbolic(bt))) }
+            guard let outSizes = viewSizes(out.shape) else { return .failure(Unlowerable(message: moreThanOneSymbolic(out))) }
+            return .success(MatmulPlan(batched: false, expandA: nil, expandB: nil,
+                                       viewA: at.shape == [rows, k] ? nil : aSizes,
+                                       viewB: bt.shape == bMatrix ? nil : bSizes,
+                                       viewResult: [rows, bMatrix[1]] == out.shape ? nil : outSizes))
         }
 
-        // Equal batch dims: one bmm over the flattened batch.
-        if at.rank >= 3, batchA == batchB {
-            if at.rank == 3 {
-                return .replaced(try rw.emit("bmm", ["self": .tensor(a), "mat2": .tensor(b)], names: resultNames(rw, node)))
-            }
-            guard let batch = product(batchA),
-                  let aSizes = viewSizes([batch] + at.shape.suffix(2)),
-                  let bSizes = viewSizes([batch] + bt.shape.suffix(2)),
-                  let outSizes = viewSizes(out.shape) else {
-                return .unsupported(moreThanOneSymbolic(at))
-            }
-            let a3 = try rw.emit("view_copy", ["self": .tensor(a), "size": .intList(aSizes)])[0]
-            let b3 = try rw.emit("view_copy", ["self": .tensor(b), "size": .intList(bSizes)])[0]
-            let y = try rw.emit("bmm", ["self": .tensor(a3), "mat2": .tensor(b3)])[0]
-            return .replaced(try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(outSizes)],
-                                         names: resultNames(rw, node)))
+        // Batched b: both operands at the broadcast batch dims, flattened into one; one bmm.
+        let batchA = at.rank > 2 ? Array(at.shape.dropLast(2)) : []
+        guard let batch = try? Shape.broadcast(batchA, batchB), let count = product(batch) else {
+            return .failure(Unlowerable(message: "matmul of \(at) and \(bt): batch dims \(batchA) and \(batchB) do not broadcast"))
         }
+        let aMatrix = at.rank == 1 ? [Dim(1), k] : Array(at.shape.suffix(2))
+        let bMatrix = Array(bt.shape.suffix(2))
+        var plan = MatmulPlan(batched: true, expandA: nil, expandB: nil, viewA: nil, viewB: nil, viewResult: nil)
+        for (operand, matrix, isA) in [(at, aMatrix, true), (bt, bMatrix, false)] {
+            let target = batch + matrix
+            var current = operand.shape
+            if current != target {
+                // Expand: -1 keeps a dim; a new or broadcast dim needs its size as a constant.
+                var sizes: [Int] = []
+                let offset = target.count - operand.rank
+                for (i, d) in target.enumerated() {
+                    if i >= offset, operand.shape[i - offset] == d {
+                        sizes.append(-1)
+                    } else if let v = d.staticValue {
+                        sizes.append(v)
+                    } else {
+                        return .failure(Unlowerable(message: "matmul of \(at) and \(bt): expanding \(operand) to \(target) "
+                                                    + "would need expand_copy to the symbolic size \(d), which an int list cannot hold"))
+                    }
+                }
+                if isA { plan.expandA = sizes } else { plan.expandB = sizes }
+                current = target
+            }
+            let flat = [count] + matrix
+            if current != flat {
+                guard let sizes = viewSizes(flat) else {
+                    return .failure(Unlowerable(message: moreThanOneSymbolic(TensorType(operand.dtype, flat))))
+                }
+                if isA { plan.viewA = sizes } else { plan.viewB = sizes }
+            }
+        }
+        let product3 = [count, aMatrix[0], bMatrix[1]]
+        if product3 != out.shape {
+            guard let sizes = viewSizes(out.shape) else { return .failure(Unlowerable(message: moreThanOneSymbolic(out))) }
+            plan.viewResult = sizes
+        }
+        return .success(plan)
+    }
 
-        let what = at.rank < 2 ? "a 1-D left operand with a batched right operand"
-            : "batch dims \(batchA) and \(batchB), which broadcast against each other,"
-        return .unsupported("matmul of \(at) and \(bt): \(what) would need expand_copy, which Kiln does not have yet")
+    /// Emits `plan` for `matmul(a, b)`; the last node emitted is named `names`.
+    static func emitMatmul(_ rw: inout GraphRewriter, _ plan: MatmulPlan, _ a: ValueID, _ b: ValueID,
+                           names: [String]?) throws(PassError) -> ValueID {
+        var (a2, b2) = (a, b)
+        if let sizes = plan.expandA { a2 = try rw.emit("expand_copy", ["self": .tensor(a2), "size": .intList(sizes)])[0] }
+        if let sizes = plan.viewA { a2 = try rw.emit("view_copy", ["self": .tensor(a2), "size": .intList(sizes)])[0] }
+        if let sizes = plan.expandB { b2 = try rw.emit("expand_copy", ["self": .tensor(b2), "size": .intList(sizes)])[0] }
+        if let sizes = plan.viewB { b2 = try rw.emit("view_copy", ["self": .tensor(b2), "size": .intList(sizes)])[0] }
+        let y = try rw.emit(plan.batched ? "bmm" : "mm", ["self": .tensor(a2), "mat2": .tensor(b2)],
+                            names: plan.viewResult == nil ? names : nil)[0]
+        guard let sizes = plan.viewResult else { return y }
+        return try rw.emit("view_copy", ["self": .tensor(y), "size": .intList(sizes)], names: names)[0]
     }
 
     @Sendable static func rmsNorm(_ rw: inout GraphRewriter, _ node: Node,
