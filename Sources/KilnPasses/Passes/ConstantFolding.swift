@@ -8,7 +8,12 @@ import KilnTensor
 /// Folding runs in graph order, so a chain of such nodes folds in one run. A folded result
 /// becomes a constant with the result's name. Nodes are left alone when their op has no kernel,
 /// when their results together exceed ``maxBytes``, or when the kernel rejects the operands
-/// (the runtime would report that). The constants folding leaves unused stay until
+/// (the runtime would report that).
+///
+/// Ops with no tensor operand (`full`, `arange`) depend only on static sizes: they fold when
+/// their result is at most ``maxCreationBytes``, so shape arithmetic built from them (a causal
+/// mask from `arange` and a comparison, positions for rotary embeddings) propagates into
+/// constants, while a large `zeros` stays a node instead of growing the file. The constants folding leaves unused stay until
 /// ``DeadCodeElimination`` removes them.
 ///
 /// ```swift
@@ -20,16 +25,20 @@ public struct ConstantFolding: Pass {
 
     /// The largest total size, in bytes, of one node's results that is folded.
     public var maxBytes: Int
+    /// The largest result, in bytes, of an op with no tensor operand that is folded.
+    public var maxCreationBytes: Int
 
     public init() { self.init(maxBytes: 64 << 20) }
 
-    public init(maxBytes: Int) {
+    public init(maxBytes: Int, maxCreationBytes: Int = 64 << 10) {
         self.maxBytes = maxBytes
+        self.maxCreationBytes = maxCreationBytes
     }
 
     public func run(_ graph: inout Graph) throws(PassError) {
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
-            guard KernelRegistry.entry(for: node.op.name) != nil, !node.operands.isEmpty else { return .keep }
+            guard KernelRegistry.entry(for: node.op.name) != nil else { return .keep }
+            let limit = node.operands.isEmpty ? min(maxBytes, maxCreationBytes) : maxBytes
             var operands: [ValueID: Tensor] = [:]
             for id in node.operands {
                 // op(constants...) -> constant; anything else stays.
@@ -43,7 +52,7 @@ public struct ConstantFolding: Pass {
                     return .keep
                 }
                 bytes += size
-                guard bytes <= maxBytes else { return .keep }
+                guard bytes <= limit else { return .keep }
             }
             guard let results = try? GraphEvaluator.evaluate(node, in: rw.source, operand: { operands[$0] }) else {
                 return .keep
