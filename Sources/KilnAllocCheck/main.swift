@@ -39,10 +39,27 @@ func runChecks() -> Int32 {
         }
     }
 
-    // 3. Whole methods: Method.execute() on each Example, as the runtime runs any program.
+    // 3. Kernels that split their work, on a pool of 2 threads with their constant inputs
+    //    prepacked, as a method made with `threads: 2` runs them.
+    let pool = ThreadPool(threads: 2)
+    for c in parallelCases {
+        guard let entry = KernelRegistry.entry(for: c.op) else {
+            counter.fail("\(c.op) (\(c.label))", "no kernel")
+            continue
+        }
+        let call: KernelCall
+        do { call = try c.makeCall(entry, threads: pool, prepacking: true) } catch {
+            counter.fail("\(entry.name) (\(c.label), 2 threads)", "cannot build the call: \(error)")
+            continue
+        }
+        counter.measure("\(entry.name) (\(c.label), 2 threads, prepacked)") { try entry.kernel(call) }
+    }
+
+    // 4. Whole methods: Method.execute() on each Example, as the runtime runs any program, on
+    //    one thread and on two.
     checkMethods(&counter)
 
-    // 4. The verdict.
+    // 5. The verdict.
     if counter.failures.isEmpty {
         print("kiln-alloc-check: \(counter.measured) checks, none allocated")
         return 0
