@@ -40,8 +40,9 @@ extension FloatGemm {
             return (UnsafeRawPointer(c).loadUnaligned(as: SIMD16<Float>.self),
                     UnsafeRawPointer(c + 16).loadUnaligned(as: SIMD16<Float>.self))
         }
+        // Through memory: inserting lanes one by one costs far more than a short copy.
         var row = SIMD32<Float>()
-        for j in 0..<columns { row[j] = c[j] }
+        withUnsafeMutableBytes(of: &row) { $0.baseAddress!.copyMemory(from: c, byteCount: columns * 4) }
         return (row.lowHalf, row.highHalf)
     }
 
@@ -54,7 +55,7 @@ extension FloatGemm {
             return
         }
         let row = SIMD32<Float>(lowHalf: v0, highHalf: v1)
-        for j in 0..<columns { c[j] = row[j] }
+        withUnsafeBytes(of: row) { UnsafeMutableRawPointer(c).copyMemory(from: $0.baseAddress!, byteCount: columns * 4) }
     }
 
     /// One tile: `rows` (1...14) by `columns` (1...32) of `C` at `c` (+)= the A micro-panel at `a`
