@@ -146,7 +146,7 @@ private func scratchCount(_ g: ConvolutionGeometry, threads: Int, packingWeight:
 
 /// 2-D convolution of NCHW input with OIHW weight (`[in, out / groups, kh, kw]` when transposed).
 ///
-/// Every output channel starts at its bias; then, by the geometry:
+/// Every output starts at its channel's bias (or zero); then, by the geometry:
 /// - depthwise (`groups == in == out channels`): ``DepthwiseConvolution``, directly;
 /// - pointwise (1x1, stride 1, no padding): per image and group, `out[Og, H·W] += weight[Og, Cg] ·
 ///   input[Cg, H·W]`, the input read in place;
@@ -168,15 +168,19 @@ private func scratchCount(_ g: ConvolutionGeometry, threads: Int, packingWeight:
     let px = x.unsafeBuffer(of: Float.self).baseAddress!
     let pw = w.unsafeBuffer(of: Float.self).baseAddress!
     let py = out.unsafeMutableBuffer(of: Float.self).baseAddress!
-    // Step 2: every output channel starts at its bias, or zero.
+    // Step 2: every output channel starts at its bias, or zero (the shifted and depthwise
+    //         methods start their sums at the bias themselves and write every output).
     let pb = bias?.unsafeBuffer(of: Float.self).baseAddress
-    for image in 0..<g.batch {
-        for o in 0..<g.outChannels {
-            (py + (image * g.outChannels + o) * g.outPlane).update(repeating: pb?[o] ?? 0, count: g.outPlane)
+    // Nothing to add without input or output pixels.
+    let proceeds = g.batch > 0 && g.outChannels > 0 && g.inChannels > 0 && g.inPlane > 0 && g.outPlane > 0
+    if !proceeds || (g.method != .shifted && g.method != .depthwise) {
+        for image in 0..<g.batch {
+            for o in 0..<g.outChannels {
+                (py + (image * g.outChannels + o) * g.outPlane).update(repeating: pb?[o] ?? 0, count: g.outPlane)
+            }
         }
     }
-    // Nothing to add without input or output pixels.
-    guard g.batch > 0, g.outChannels > 0, g.inChannels > 0, g.inPlane > 0, g.outPlane > 0 else { return }
+    guard proceeds else { return }
     // Step 3: the convolution proper, adding into the output, with its working memory in scratch.
     let packed = packedWeight(call, g)
     let threads = call.threadPool
@@ -185,7 +189,7 @@ private func scratchCount(_ g: ConvolutionGeometry, threads: Int, packingWeight:
         switch g.method {
         case .depthwise:
             DepthwiseConvolution.run(g.window, planes: g.batch * g.inChannels, channels: g.inChannels, input: px,
-                                     weight: pw, output: py, workspace: scratch, threads: threads)
+                                     weight: pw, bias: pb, output: py, workspace: scratch, threads: threads)
         case .pointwise, .unfolded, .shifted:
             forwardConvolution(g, px, pw, packed: packed, py, bias: pb, workspace: scratch, threads: threads)
         case .transposed:

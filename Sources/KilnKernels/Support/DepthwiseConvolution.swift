@@ -3,7 +3,7 @@
 /// copy of the channel's input plane (so the loop has no edge tests).
 ///
 /// Every output element is `fma(w[ky, kx], x[...], acc)` over the taps in `(ky, kx)` order,
-/// starting from what the output holds (the bias): the order and rounding of the GEMM path
+/// starting from the channel's bias (or zero): the order and rounding of the GEMM path
 /// (``FloatGemm``) on the same convolution, padding zeros included, so both give the same bits.
 enum DepthwiseConvolution {
     /// Floats of the zero-padded plane one thread works in, plus 16 of slack that the last
@@ -20,12 +20,12 @@ enum DepthwiseConvolution {
         w.outWidth > 0 ? (w.outWidth - 1) * w.strideX + (w.kernelWidth - 1) * w.dilationX + 1 : 0
     }
 
-    /// Adds the convolution of `planes` input planes (`[N·C, H, W]`, plane `q` of channel
-    /// `q % channels`) with `weight` (`[C, 1, kh, kw]`) into `output` (`[N·C, OH, OW]`), planes
-    /// split across `threads`; `workspace` holds ``paddedCount(_:)`` floats per thread (else it
-    /// is allocated here).
+    /// Writes the convolution of `planes` input planes (`[N·C, H, W]`, plane `q` of channel
+    /// `q % channels`) with `weight` (`[C, 1, kh, kw]`) plus `bias` (`[C]`, or none) into
+    /// `output` (`[N·C, OH, OW]`), planes split across `threads`; `workspace` holds
+    /// ``paddedCount(_:)`` floats per thread (else it is allocated here).
     static func run(_ w: ConvolutionWindow, planes: Int, channels: Int, input: UnsafePointer<Float>,
-                    weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                     workspace: UnsafeMutableBufferPointer<Float>, threads: ThreadPool) {
         let padded = paddedCount(w)
         guard planes > 0, w.outPlane > 0 else { return }
@@ -34,8 +34,8 @@ enum DepthwiseConvolution {
         let parts = flops >= FloatGemm.parallelMinimumFlops / 4 ? Swift.min(threads.threadCount, planes) : 1
         let owned: UnsafeMutablePointer<Float>? = workspace.count >= parts * padded ? nil : .allocate(capacity: parts * padded)
         defer { owned?.deallocate() }
-        let work = Parts(window: w, planes: planes, channels: channels, input: input, weight: weight, output: output,
-                         memory: owned ?? workspace.baseAddress!, padded: padded, parts: parts)
+        let work = Parts(window: w, planes: planes, channels: channels, input: input, weight: weight, bias: bias,
+                         output: output, memory: owned ?? workspace.baseAddress!, padded: padded, parts: parts)
         if parts == 1 { work.run(0) } else { threads.parallelFor(parts, work) }
     }
 
@@ -43,20 +43,22 @@ enum DepthwiseConvolution {
     struct Parts: ParallelWork {
         let window: ConvolutionWindow
         let planes: Int, channels: Int
-        let input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+        let input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let output: UnsafeMutablePointer<Float>
         let memory: UnsafeMutablePointer<Float>, padded: Int, parts: Int
 
         func run(_ part: Int) {
             let buffer = memory + part * padded
             for q in (part * planes / parts)..<((part + 1) * planes / parts) {
-                plane(window, input + q * window.inPlane, weight + q % channels * window.kernelArea,
+                let c = q % channels
+                plane(window, input + q * window.inPlane, weight + c * window.kernelArea, bias?[c] ?? 0,
                       output + q * window.outPlane, padded: buffer)
             }
         }
     }
 
-    /// One plane: pad the input into `padded`, then each output row.
-    static func plane(_ w: ConvolutionWindow, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
+    /// One plane: pad the input into `padded`, then each output row from `start`.
+    static func plane(_ w: ConvolutionWindow, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ start: Float,
                       _ y: UnsafeMutablePointer<Float>, padded: UnsafeMutablePointer<Float>) {
         let ph = paddedHeight(w), pw = paddedWidth(w)
         // Step 1: the padded plane: padded[r, s] = x[r - padY, s - padX], zero outside x.
@@ -73,14 +75,14 @@ enum DepthwiseConvolution {
             for s in lower..<upper { dst[s] = src[s] }
             for s in upper..<pw { dst[s] = 0 }
         }
-        // Step 2: every output, the taps in (ky, kx) order onto what it holds: at stride 1 four rows
-        //         by 16 columns at a time (four independent accumulators), else one by one.
+        // Step 2: every output, the taps in (ky, kx) order from `start`: at stride 1 four rows by
+        //         16 columns at a time (four independent accumulators), else one by one.
         var oy = 0
         if w.strideX == 1 {
             while oy + 4 <= w.outHeight {
                 var ox = 0
                 while ox < w.outWidth {
-                    rows4(w, taps, padded + oy * w.strideY * pw + ox, pw, y + oy * w.outWidth + ox,
+                    rows4(w, taps, start, padded + oy * w.strideY * pw + ox, pw, y + oy * w.outWidth + ox,
                           columns: Swift.min(16, w.outWidth - ox))
                     ox += 16
                 }
@@ -91,7 +93,7 @@ enum DepthwiseConvolution {
             let row = y + oy * w.outWidth
             let top = padded + oy * w.strideY * pw
             for ox in 0..<w.outWidth {
-                var sum = row[ox]
+                var sum = start
                 let base = top + ox * w.strideX
                 for ky in 0..<w.kernelHeight {
                     let line = base + ky * w.dilationY * pw
@@ -115,18 +117,15 @@ enum DepthwiseConvolution {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
-    /// Four output rows by `columns` (1...16) columns at stride 1: the padded input of the first
-    /// at `base` (rows `strideY * pw` apart), the outputs at `out` (rows `outWidth` apart). A
-    /// short tile reads past its row's end (into the next row, or the buffer's slack) and keeps
-    /// only its `columns` lanes.
+    /// Four output rows by `columns` (1...16) columns at stride 1, from `start`: the padded input
+    /// of the first at `base` (rows `strideY * pw` apart), the outputs at `out` (rows `outWidth`
+    /// apart). A short tile reads past its row's end (into the next row, or the buffer's slack)
+    /// and keeps only its `columns` lanes.
     @inline(__always)
-    private static func rows4(_ w: ConvolutionWindow, _ taps: UnsafePointer<Float>, _ base: UnsafePointer<Float>,
-                              _ pw: Int, _ out: UnsafeMutablePointer<Float>, columns: Int) {
+    private static func rows4(_ w: ConvolutionWindow, _ taps: UnsafePointer<Float>, _ start: Float,
+                              _ base: UnsafePointer<Float>, _ pw: Int, _ out: UnsafeMutablePointer<Float>, columns: Int) {
         let inStep = w.strideY * pw, outStep = w.outWidth
-        @inline(__always) func start(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
-            columns == 16 ? load(p) : FloatGemm.loadRow(p, columns).0
-        }
-        var a0 = start(out), a1 = start(out + outStep), a2 = start(out + 2 * outStep), a3 = start(out + 3 * outStep)
+        var a0 = SIMD16<Float>(repeating: start), a1 = a0, a2 = a0, a3 = a0
         for ky in 0..<w.kernelHeight {
             let line = base + ky * w.dilationY * pw
             for kx in 0..<w.kernelWidth {

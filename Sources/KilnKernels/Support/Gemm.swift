@@ -21,6 +21,7 @@ public enum Gemm {
         public var rowStride: Int
         public var columnStride: Int
 
+        /// The matrix whose element `[r, c]` is at `base[r * rowStride + c * columnStride]`.
         public init(base: UnsafePointer<T>, rowStride: Int, columnStride: Int) {
             self.base = base
             self.rowStride = rowStride

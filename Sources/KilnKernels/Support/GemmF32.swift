@@ -52,7 +52,9 @@ public enum FloatGemm {
     /// A `[k, n]` right-hand operand packed once into the 32-column panels of every block
     /// (``packedBCount(k:n:)`` floats), as ``packB(_:k:n:into:)`` writes it.
     public struct PackedB: @unchecked Sendable {
+        /// The panels (memory the caller owns; it must outlive every product that reads it).
         public let base: UnsafePointer<Float>
+        /// The operand's rows (the products' depth) and columns.
         public let k: Int
         public let n: Int
     }
@@ -60,7 +62,9 @@ public enum FloatGemm {
     /// A `[m, k]` left-hand operand packed once into the 14-row panels of every block
     /// (``packedACount(m:k:)`` floats), as ``packA(_:m:k:into:)`` writes it.
     public struct PackedA: @unchecked Sendable {
+        /// The panels (memory the caller owns; it must outlive every product that reads it).
         public let base: UnsafePointer<Float>
+        /// The operand's rows and columns (the products' depth).
         public let m: Int
         public let k: Int
     }
@@ -278,16 +282,22 @@ public enum FloatGemm {
     }
 
     /// GEMV over one depth block of prepacked 32-column panels (panel `t` at
-    /// `panels + t * panelStride`): four panels (eight accumulators) at a time, then one.
+    /// `panels + t * panelStride`): four panels (eight accumulators) at a time, then one. The
+    /// four are a quarter of the range apart: four streams far apart in memory read faster than
+    /// four neighbours (about 57 against 52 GB/s on the reference machine).
     static func gemvPanels(k: Int, x: UnsafePointer<Float>, xStride: Int, panels: UnsafePointer<Float>, panelStride: Int,
                            columns: Range<Int>, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        var j = columns.lowerBound
-        while j + 4 * nr <= columns.upperBound {
-            let p0 = panels + j / nr * panelStride, p1 = p0 + panelStride, p2 = p1 + panelStride, p3 = p2 + panelStride
-            var (a0, a1) = accumulate ? loadRow(c + j, nr) : (.zero, .zero)
-            var (a2, a3) = accumulate ? loadRow(c + j + 32, nr) : (.zero, .zero)
-            var (a4, a5) = accumulate ? loadRow(c + j + 64, nr) : (.zero, .zero)
-            var (a6, a7) = accumulate ? loadRow(c + j + 96, nr) : (.zero, .zero)
+        let first = columns.lowerBound / nr, fullEnd = columns.upperBound / nr
+        let quarter = (fullEnd - first) / 4
+        for g in 0..<quarter {
+            let t0 = first + g, t1 = t0 + quarter, t2 = t1 + quarter, t3 = t2 + quarter
+            let p0 = panels + t0 * panelStride, p1 = panels + t1 * panelStride
+            let p2 = panels + t2 * panelStride, p3 = panels + t3 * panelStride
+            let (c0, c1, c2, c3) = (c + t0 * nr, c + t1 * nr, c + t2 * nr, c + t3 * nr)
+            var (a0, a1) = accumulate ? loadRow(c0, nr) : (.zero, .zero)
+            var (a2, a3) = accumulate ? loadRow(c1, nr) : (.zero, .zero)
+            var (a4, a5) = accumulate ? loadRow(c2, nr) : (.zero, .zero)
+            var (a6, a7) = accumulate ? loadRow(c3, nr) : (.zero, .zero)
             var offset = 0, xp = x
             for _ in 0..<k {
                 let s = SIMD16<Float>(repeating: xp.pointee)
@@ -302,12 +312,12 @@ public enum FloatGemm {
                 offset &+= nr
                 xp += xStride
             }
-            storeRow(c + j, nr, a0, a1)
-            storeRow(c + j + 32, nr, a2, a3)
-            storeRow(c + j + 64, nr, a4, a5)
-            storeRow(c + j + 96, nr, a6, a7)
-            j += 4 * nr
+            storeRow(c0, nr, a0, a1)
+            storeRow(c1, nr, a2, a3)
+            storeRow(c2, nr, a4, a5)
+            storeRow(c3, nr, a6, a7)
         }
+        var j = (first + 4 * quarter) * nr
         while j < columns.upperBound {
             let width = Swift.min(nr, columns.upperBound - j)
             let p0 = panels + j / nr * panelStride

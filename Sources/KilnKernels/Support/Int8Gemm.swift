@@ -50,7 +50,9 @@ public enum Int8Gemm {
 
     /// A `[k, n]` signed-byte operand packed by ``packB(_:k:n:ldb:into:)``.
     public struct PackedB: @unchecked Sendable {
+        /// The panels and column sums (memory the caller owns; it must outlive every product).
         public let base: UnsafeRawPointer
+        /// The operand's rows (the products' depth) and columns.
         public let k: Int
         public let n: Int
 
