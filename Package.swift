@@ -4,7 +4,7 @@ import PackageDescription
 /// Release builds use the host CPU's vector units (AVX-512 on the reference machine).
 /// Set `KILN_PORTABLE=1` to build for baseline x86-64 instead (README: "Other CPUs").
 let portable = Context.environment["KILN_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
-let nativeFlags: [SwiftSetting] = portable ? [] : [
+let nativeFlags: [SwiftSetting] = portable ? [.define("KILN_PORTABLE")] : [
     .unsafeFlags(["-target-cpu", "native"], .when(configuration: .release)),
 ]
 
@@ -29,7 +29,10 @@ let package = Package(
         // Runtime side.
         .target(name: "KilnTensor", swiftSettings: nativeFlags),
         .target(name: "KilnOps", dependencies: ["KilnTensor"], swiftSettings: nativeFlags),
-        .target(name: "KilnKernels", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
+        .target(name: "KilnKernels", dependencies: ["KilnTensor", "KilnOps", "CKilnInt8"], swiftSettings: nativeFlags),
+        // The AVX-512 VNNI int8 micro-kernel (Swift has no vpdpbusd), chosen at run time by CPU
+        // feature; its functions carry their own target attribute, so no global ISA flags.
+        .target(name: "CKilnInt8", path: "Sources/CKilnInt8"),
         // C shim over the flatc-generated .pte verifier (headers from libflatbuffers-dev in /usr/include).
         .target(name: "CKilnPTEVerifier", path: "Sources/CKilnPTEVerifier", cxxSettings: [.headerSearchPath("generated")]),
         .target(name: "KilnPTE", dependencies: ["KilnTensor", "CKilnPTEVerifier"], swiftSettings: nativeFlags),

@@ -21,10 +21,13 @@ struct KernelCase {
     }
 
     /// The call as the runtime builds it at load time: validated arguments (defaults filled in),
-    /// outputs sized by the op's shape rule, and scratch of the entry's `scratchBytes`.
+    /// outputs sized by the op's shape rule, the inputs the entry prepacks packed (as if they were
+    /// the program's constants) when `prepacking`, and scratch of the entry's `scratchBytes` for
+    /// `threads`' pool.
     ///
-    /// The scratch is never freed: the checker runs each call for the life of the process.
-    func makeCall(_ entry: KernelEntry) throws -> KernelCall {
+    /// The scratch and packed inputs are never freed: the checker runs each call for the life of
+    /// the process.
+    func makeCall(_ entry: KernelEntry, threads: ThreadPool = .serial, prepacking: Bool = false) throws -> KernelCall {
         guard let schema = OpTable.schema(named: op) else { throw CaseError("unknown op \(op)") }
         var values: [Argument<Int>] = []
         var nextInput = 0   // tensor parameters left out take the inputs in order
@@ -44,9 +47,25 @@ struct KernelCase {
         }
         let validated = try OpArguments.validated(schema, values)
         let outputs = try KernelCall.allocateOutputs(validated, inputs: inputs)
-        let bytes = entry.scratchBytes(KernelCall(arguments: validated, inputs: inputs, outputs: outputs))
+        var packed: [UnsafeRawBufferPointer?] = []
+        if prepacking, let prepack = entry.prepack {
+            let probe = KernelCall(arguments: validated, inputs: inputs, outputs: outputs, threadPool: threads)
+            for index in inputs.indices {
+                let bytes = prepack.bytes(probe, index)
+                guard bytes > 0 else {
+                    packed.append(nil)
+                    continue
+                }
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+                prepack.pack(probe, index, buffer)
+                packed.append(UnsafeRawBufferPointer(buffer))
+            }
+        }
+        let bytes = entry.scratchBytes(KernelCall(arguments: validated, inputs: inputs, outputs: outputs,
+                                                  threadPool: threads, prepacked: packed))
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-        return KernelCall(arguments: validated, inputs: inputs, outputs: outputs, scratch: scratch)
+        return KernelCall(arguments: validated, inputs: inputs, outputs: outputs, scratch: scratch, threadPool: threads,
+                          prepacked: packed)
     }
 }
 
@@ -171,7 +190,38 @@ private let linearAlgebraCases: [KernelCase] = [
                ["self": .tensor(0), "other": .tensor(1)]),
 ]
 
+/// Calls large enough that the fp32 GEMM, convolution and depthwise kernels split across threads
+/// (checked on a 2-thread pool, inputs prepacked, besides the serial run of every case).
+let parallelCases: [KernelCase] = [
+    KernelCase("linear", "f32 [64, 256] x [256, 256]^T + bias",
+               [pattern(.float32, [64, 256]), pattern(.float32, [256, 256]), pattern(.float32, [256])],
+               ["input": .tensor(0), "weight": .tensor(1), "bias": .tensor(2)]),
+    KernelCase("linear", "f32 [1, 2048] x [1024, 2048]^T (GEMV)",
+               [pattern(.float32, [1, 2048]), pattern(.float32, [1024, 2048])]),
+    KernelCase("addmm", "f32 [256] + [48, 320] x [320, 256]",
+               [pattern(.float32, [256]), pattern(.float32, [48, 320]), pattern(.float32, [320, 256])],
+               ["self": .tensor(0), "mat1": .tensor(1), "mat2": .tensor(2)]),
+    KernelCase("bmm", "f32 [2, 64, 128] x [2, 128, 256]", [pattern(.float32, [2, 64, 128]), pattern(.float32, [2, 128, 256])],
+               ["self": .tensor(0), "mat2": .tensor(1)]),
+    KernelCase("convolution", "f32 [1, 16, 32, 32] * [32, 16, 3, 3], padding 1",
+               [pattern(.float32, [1, 16, 32, 32]), pattern(.float32, [32, 16, 3, 3]), pattern(.float32, [32])],
+               ["input": .tensor(0), "weight": .tensor(1), "bias": .tensor(2), "padding": .intList([1, 1])]),
+    KernelCase("convolution", "f32 [1, 64, 32, 32] * [64, 1, 3, 3], padding 1, depthwise",
+               [pattern(.float32, [1, 64, 32, 32]), pattern(.float32, [64, 1, 3, 3])],
+               ["input": .tensor(0), "weight": .tensor(1), "padding": .intList([1, 1]), "groups": .int(64)]),
+    KernelCase("convolution", "f32 [1, 64, 32, 32] * [64, 32, 1, 1] (pointwise)",
+               [pattern(.float32, [1, 64, 32, 32]), pattern(.float32, [32, 64, 1, 1])],
+               ["input": .tensor(0), "weight": .tensor(1)]),
+]
+
 private let spatialCases: [KernelCase] = [
+    KernelCase("convolution", "f32 [1, 8, 16, 16] * [8, 1, 3, 3], padding 1, depthwise",
+               [pattern(.float32, [1, 8, 16, 16]), pattern(.float32, [8, 1, 3, 3]), pattern(.float32, [8])],
+               ["input": .tensor(0), "weight": .tensor(1), "bias": .tensor(2), "padding": .intList([1, 1]),
+                "groups": .int(8)]),
+    KernelCase("convolution", "f32 [1, 8, 16, 16] * [16, 8, 3, 3], stride 2, padding 1 (unfolded)",
+               [pattern(.float32, [1, 8, 16, 16]), pattern(.float32, [16, 8, 3, 3])],
+               ["input": .tensor(0), "weight": .tensor(1), "stride": .intList([2, 2]), "padding": .intList([1, 1])]),
     KernelCase("convolution", "f32 [1, 8, 16, 16] * [16, 4, 3, 3], padding 1, groups 2",
                [pattern(.float32, [1, 8, 16, 16]), pattern(.float32, [16, 4, 3, 3]), pattern(.float32, [16])],
                ["input": .tensor(0), "weight": .tensor(1), "bias": .tensor(2),

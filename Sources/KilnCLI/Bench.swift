@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs.")
     var iterations = 50
 
-    @Option(help: "Threads for kernels and delegates (this build's kernels run on one thread).")
+    @Option(help: "Threads the kernels and delegates split their work across, the calling thread included.")
     var threads = 1
 
     @Option(help: "The method to run (default: the program's only method).")
@@ -66,14 +66,11 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if threads > 1 {
-                printError("warning: --threads \(threads): this build's kernels and delegates run on one thread; timing with 1")
-            }
             let progress = Progress(enabled: isatty(2) != 0)
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()
             let program = try Program.load(path: file)
-            let runnable = try program.method(method)
+            let runnable = try program.method(method, threads: threads)
             let loadNanoseconds = monotonicNanoseconds() - start
             let residentAfter = residentMemory()
 
@@ -102,6 +99,7 @@ struct Bench: ParsableCommand {
             }
             var report = BenchReport(
                 file: file, method: runnable.name, inputs: inputs, warmup: warmup, iterations: iterations,
+                threads: runnable.threadCount,
                 loadNanoseconds: loadNanoseconds, firstRunNanoseconds: firstRun, latency: LatencyStats(samples),
                 residentGrowth: residentBefore.flatMap { before in residentAfter.map { $0 - before } },
                 methodOwnedBytes: runnable.ownedByteCount, profile: nil)
@@ -143,6 +141,8 @@ struct BenchReport {
     var inputs: String
     var warmup: Int
     var iterations: Int
+    /// Threads the method ran on.
+    var threads: Int
     var loadNanoseconds: UInt64
     var firstRunNanoseconds: UInt64
     var latency: LatencyStats
@@ -156,8 +156,9 @@ struct BenchReport {
         out += "load        \(ms(loadNanoseconds)) ms\n"
         out += "first run   \(ms(firstRunNanoseconds)) ms\n"
         out += "latency     min \(ms(latency.min)) ms, median \(ms(latency.median)) ms, p90 \(ms(latency.p90)) ms, "
-            + "mean \(ms(latency.mean)) ms, max \(ms(latency.max)) ms (\(iterations) runs after \(warmup) warm-up)\n"
-        out += "memory      method owns \(bytes(methodOwnedBytes)) (arenas and kernel scratch)"
+            + "mean \(ms(latency.mean)) ms, max \(ms(latency.max)) ms (\(iterations) runs after \(warmup) warm-up, "
+            + "\(threads) thread\(threads == 1 ? "" : "s"))\n"
+        out += "memory      method owns \(bytes(methodOwnedBytes)) (arenas, kernel scratch and packed weights)"
         if let residentGrowth {
             out += "; load added \(bytes(residentGrowth.anonymous)) anonymous and "
                 + "\(bytes(residentGrowth.file)) file-backed resident memory"
@@ -173,7 +174,7 @@ struct BenchReport {
             ("load_ms", msJSON(loadNanoseconds)), ("first_run_ms", msJSON(firstRunNanoseconds)),
             ("min_ms", msJSON(latency.min)), ("median_ms", msJSON(latency.median)), ("p90_ms", msJSON(latency.p90)),
             ("mean_ms", msJSON(latency.mean)), ("max_ms", msJSON(latency.max)),
-            ("iterations", .int(iterations)), ("warmup", .int(warmup)), ("threads", .int(1)),
+            ("iterations", .int(iterations)), ("warmup", .int(warmup)), ("threads", .int(threads)),
             ("rss_anon_load_bytes", residentGrowth.map { JSON.int($0.anonymous) } ?? .null),
             ("rss_file_load_bytes", residentGrowth.map { JSON.int($0.file) } ?? .null),
             ("method_owned_bytes", .int(methodOwnedBytes)),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KilnIR
+import KilnKernels
 import KilnPasses
 import KilnTensor
 
@@ -25,7 +26,11 @@ struct Eval: ParsableCommand {
     @Option(help: "Write output_0.npy, output_1.npy, ... into this folder (created if missing).")
     var outputDir: String?
 
+    @Option(help: "Threads the kernels split their work across (the results do not depend on it).")
+    var threads = 1
+
     func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be 1 or more, got \(threads)") }
         guard file.hasSuffix(".kir") else {
             throw ValidationError("'\(file)': expected a .kir file (ONNX import is not built yet)")
         }
@@ -43,7 +48,7 @@ struct Eval: ParsableCommand {
             }
             let result: GraphEvaluator.Evaluation
             do {
-                result = try GraphEvaluator(graph).run(tensors)
+                result = try GraphEvaluator(graph, threads: threads > 1 ? ThreadPool(threads: threads) : .serial).run(tensors)
             } catch let error as PassError {
                 var e = error
                 e.file = file

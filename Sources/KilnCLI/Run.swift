@@ -30,10 +30,17 @@ struct Run: ParsableCommand {
     @Option(help: "The method to run (default: the program's only method).")
     var method: String?
 
+    @Option(help: "Threads the kernels and delegates split their work across (the outputs do not depend on it).")
+    var threads = 1
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be 1 or more, got \(threads)") }
+    }
+
     func run() throws {
         try reportingErrors {
             let program = try Program.load(path: file)
-            let runnable = try program.method(method)
+            let runnable = try program.method(method, threads: threads)
             try MethodInputs.bind(files: input, to: runnable, programPath: file)
             try runnable.execute()
             if let outputDir { try FileIO.createDirectory(outputDir) }

@@ -30,13 +30,29 @@ public struct KernelCall: @unchecked Sendable {
     /// aligned. The runtime allocates it once at load time, so `execute()` never allocates; when
     /// it is too small (or empty) a kernel that needs scratch allocates its own.
     public let scratch: UnsafeMutableRawBufferPointer
+    /// The threads the kernel may split its work across (the calling thread and the pool's
+    /// workers); ``ThreadPool/serial`` unless the caller has more. A kernel's results must not
+    /// depend on the thread count.
+    public let threadPool: ThreadPool
+    /// Packed forms of constant inputs, by input index (shorter than ``inputs``, or nil at an
+    /// index, where there is none): what the entry's ``KernelEntry/prepack`` wrote once, when the
+    /// method was created. A kernel that finds none packs per call.
+    public let prepacked: [UnsafeRawBufferPointer?]
 
     public init(arguments: OpArguments<Int>, inputs: [Tensor], outputs: [Tensor],
-                scratch: UnsafeMutableRawBufferPointer = UnsafeMutableRawBufferPointer(start: nil, count: 0)) {
+                scratch: UnsafeMutableRawBufferPointer = UnsafeMutableRawBufferPointer(start: nil, count: 0),
+                threadPool: ThreadPool = .serial, prepacked: [UnsafeRawBufferPointer?] = []) {
         self.arguments = arguments
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
+        self.threadPool = threadPool
+        self.prepacked = prepacked
+    }
+
+    /// The packed form of input `index` (an index into ``inputs``), when one was made.
+    public func prepackedInput(_ index: Int) -> UnsafeRawBufferPointer? {
+        index >= 0 && index < prepacked.count ? prepacked[index] : nil
     }
 
     /// The op being computed.
@@ -78,3 +94,30 @@ public struct KernelCall: @unchecked Sendable {
 
 /// A kernel: computes one op for one call, writing into the call's outputs.
 public typealias Kernel = @Sendable (KernelCall) throws(KernelError) -> Void
+
+/// How a kernel packs a constant input once, when a method is created, instead of on every call
+/// (the panels of a matrix product's weight, for one).
+///
+/// The runtime asks ``bytes`` for each input of a call that is a constant of the program; for a
+/// nonzero answer it allocates that many bytes (64-byte aligned, owned by the method and counted
+/// in its `ownedByteCount`), calls ``pack`` once, and passes the result to every run of the call
+/// as ``KernelCall/prepacked``. The packed form may depend on the constant and on the call's
+/// non-tensor arguments only, not on the shapes of other inputs (those may change with a resized
+/// dynamic input; the packed form is not remade). The graph evaluator does not prepack.
+///
+/// ```swift
+/// KernelPrepack(bytes: { call, input in input == weightIndex(call) ? packedSize(call) : 0 },
+///               pack: { call, input, destination in packWeight(call, into: destination) })
+/// ```
+public struct KernelPrepack: Sendable {
+    /// Bytes of the packed form of input `index` of the call, or 0 when the kernel does not pack it.
+    public let bytes: @Sendable (KernelCall, _ index: Int) -> Int
+    /// Writes the packed form of input `index` into the buffer (of ``bytes`` bytes).
+    public let pack: @Sendable (KernelCall, _ index: Int, UnsafeMutableRawBufferPointer) -> Void
+
+    public init(bytes: @escaping @Sendable (KernelCall, _ index: Int) -> Int,
+                pack: @escaping @Sendable (KernelCall, _ index: Int, UnsafeMutableRawBufferPointer) -> Void) {
+        self.bytes = bytes
+        self.pack = pack
+    }
+}

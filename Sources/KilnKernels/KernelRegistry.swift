@@ -10,12 +10,15 @@ public struct KernelEntry: Sendable {
     /// Bytes of working memory the kernel wants for a call (0 for most kernels); callers that
     /// run a call many times allocate it once and pass it as ``KernelCall/scratch``.
     public let scratchBytes: @Sendable (KernelCall) -> Int
+    /// How the kernel packs constant inputs once (a weight's GEMM panels), or nil.
+    public let prepack: KernelPrepack?
 
     public init(op: String, name: String, scratchBytes: @escaping @Sendable (KernelCall) -> Int = { _ in 0 },
-                kernel: @escaping Kernel) {
+                prepack: KernelPrepack? = nil, kernel: @escaping Kernel) {
         self.op = op
         self.name = name
         self.scratchBytes = scratchBytes
+        self.prepack = prepack
         self.kernel = kernel
     }
 }

@@ -22,6 +22,9 @@ public struct GraphEvaluator: Sendable {
     public let graph: Graph
     /// Finds the kernel for an op name; ``KilnKernels/KernelRegistry`` unless told otherwise.
     public let kernels: KernelLookup
+    /// The threads kernels split their work across (`kiln eval --threads`); results do not
+    /// depend on it.
+    public let threads: ThreadPool
 
     /// Finds the kernel for an op (by its table name), or nil when there is none.
     public typealias KernelLookup = @Sendable (String) -> KernelEntry?
@@ -36,10 +39,12 @@ public struct GraphEvaluator: Sendable {
         public var symbols: [String: Int]
     }
 
-    /// An evaluator for `graph` that runs the kernels `kernels` finds.
-    public init(_ graph: Graph, kernels: @escaping KernelLookup = { KernelRegistry.entry(for: $0) }) {
+    /// An evaluator for `graph` that runs the kernels `kernels` finds, on `threads`.
+    public init(_ graph: Graph, kernels: @escaping KernelLookup = { KernelRegistry.entry(for: $0) },
+                threads: ThreadPool = .serial) {
         self.graph = graph
         self.kernels = kernels
+        self.threads = threads
     }
 
     /// Evaluates the graph on `inputs` (one tensor per graph input, in order).
@@ -63,7 +68,7 @@ public struct GraphEvaluator: Sendable {
 
         var intermediates: [ValueID: Tensor] = [:]
         for (i, node) in graph.nodes.enumerated() {
-            let results = try Self.evaluate(node, in: graph, kernels: kernels) { id in values[id.index] }
+            let results = try Self.evaluate(node, in: graph, kernels: kernels, threads: threads) { id in values[id.index] }
             for (id, tensor) in zip(node.results, results) {
                 try check(tensor, against: id, of: node, symbols: symbols)
                 if keepingIntermediates { intermediates[id] = tensor }
@@ -149,12 +154,13 @@ public struct GraphEvaluator: Sendable {
     }
 
     /// Runs one node's kernel (found by `kernels`) on its operands (`operand` gives each
-    /// operand's tensor).
+    /// operand's tensor), on `threads`.
     ///
     /// - Throws: ``PassError`` naming the node: `.missingKernel` when no kernel is registered for
     ///   its op, `.kernel` when the kernel or the op's rules reject the operands.
     public static func evaluate(_ node: Node, in graph: Graph,
                                 kernels: KernelLookup = { KernelRegistry.entry(for: $0) },
+                                threads: ThreadPool = .serial,
                                 operand: (ValueID) -> Tensor?) throws(PassError) -> [Tensor] {
         let subject = graph.describe(node)
         guard let entry = kernels(node.op.name) else {
@@ -184,7 +190,7 @@ public struct GraphEvaluator: Sendable {
         do {
             let validated = try OpArguments<Int>.validated(node.op, arguments)
             call = KernelCall(arguments: validated, inputs: inputs,
-                              outputs: try KernelCall.allocateOutputs(validated, inputs: inputs))
+                              outputs: try KernelCall.allocateOutputs(validated, inputs: inputs), threadPool: threads)
         } catch let e as OpError {
             throw PassError(.kernel, e.description, subject: subject)
         } catch let e as KernelError {

@@ -1,3 +1,4 @@
+import KilnKernels
 import KilnPTE
 import KilnTensor
 
@@ -103,7 +104,13 @@ public struct BackendInitContext {
     public let delegateIndex: Int
     /// Records events such as compile time or simulated device time.
     public let profiler: BackendProfiler
+    /// The method's threads: a backend that runs work in parallel splits it across these
+    /// (``KilnKernels/ThreadPool/parallelFor(_:_:)``) rather than starting its own.
+    public let threadPool: ThreadPool
     let program: PTEProgramView
+
+    /// Threads the method runs on (`kiln run --threads`), the calling thread included.
+    public var threadCount: Int { threadPool.threadCount }
 
     /// The bytes of named data `key`, or nil when the program has none by that key.
     /// - Throws: ``RuntimeError`` `.invalidProgram` when the entry points outside the file.

@@ -9,14 +9,16 @@ import KilnTensor
 /// Everything is allocated when the method is created: one 64-byte-aligned arena per
 /// `non_const_buffer_sizes` entry, a tensor view for every planned tensor, a ready
 /// ``KilnKernels/KernelCall`` for every KernelCall (arguments decoded, kernel function
-/// resolved, working memory sized by the kernel's `scratchBytes` and shared by all calls), and
-/// the backend handle of every delegate. ``execute()`` then runs the instructions with no
+/// resolved, working memory sized by the kernel's `scratchBytes` and shared by all calls,
+/// constant weights packed once where the kernel asks for it with a
+/// ``KilnKernels/KernelPrepack``), the method's ``threadPool``, and the backend handle of every
+/// delegate. ``execute()`` then runs the instructions with no
 /// dictionary look-up and no allocation. Resizing a bounded-dynamic input in
 /// ``setInput(_:at:)`` re-derives the shapes downstream through each op's shape rule and
 /// prepares the calls again (that may allocate; `execute()` still does not).
 ///
 /// ```swift
-/// let method = try program.method("forward")
+/// let method = try program.method("forward", threads: 2)
 /// try method.setInput(x, at: 0)
 /// try method.execute()
 /// let y = try method.output(0)          // a view into the arena, valid until the next execute
@@ -41,6 +43,12 @@ public final class Method {
     private var steps: [Step] = []
     /// Working memory shared by every kernel call.
     private var scratch: TensorStorage?
+    /// The packed forms of constant inputs, by instruction position (nil until prepared), then
+    /// by the call's input index; and the memory holding them.
+    private var prepacked: [[UnsafeRawBufferPointer?]?]
+    private var prepackedStorage: [TensorStorage] = []
+    /// The threads kernels and delegates split their work across (``threadCount`` of them).
+    public let threadPool: ThreadPool
     /// Each delegate's handle, by delegate index.
     private var handles: [BackendHandle] = []
     /// For each input whose memory the caller provides, whether it has been set.
@@ -63,10 +71,15 @@ public final class Method {
     /// Events backends recorded (initialization always; execution while profiling).
     public var delegateEvents: [BackendEvent] { backendProfiler.events }
 
-    init(program: Program, plan: MethodPlan) throws(RuntimeError) {
+    /// Threads the method's kernels and delegates use, the calling thread included.
+    public var threadCount: Int { threadPool.threadCount }
+
+    init(program: Program, plan: MethodPlan, threads: Int = 1) throws(RuntimeError) {
         self.name = plan.name
         self.program = program
         self.plan = plan
+        threadPool = threads <= 1 ? .serial : ThreadPool(threads: threads)
+        prepacked = Array(repeating: nil, count: plan.instructions.count)
         var arenas: [TensorStorage] = []
         for (id, size) in plan.arenaSizes.enumerated() {
             guard let arena = TensorStorage.allocate(zeroedByteCount: size) else {
@@ -113,7 +126,7 @@ public final class Method {
         var made: [BackendHandle] = []
         for (index, delegate) in plan.delegates.enumerated() {
             let context = BackendInitContext(methodName: name, delegateIndex: index, profiler: backendProfiler,
-                                             program: program.view)
+                                             threadPool: threadPool, program: program.view)
             do {
                 made.append(try delegate.backend.initialize(payload: delegate.payload, compileSpecs: delegate.compileSpecs,
                                                             context: context))
@@ -232,11 +245,16 @@ public final class Method {
         return plan.meta(of: plan.outputs[index])
     }
 
-    /// Bytes of memory the method owns: its planned arenas plus the kernels' shared working
-    /// memory. Constants are not counted: they are views into the program's file mapping.
+    /// Bytes of memory the method owns: its planned arenas, the kernels' shared working memory
+    /// and the packed copies of constant weights. Constants themselves are not counted: they
+    /// are views into the program's file mapping.
     public var ownedByteCount: Int {
-        arenas.reduce(0) { $0 + $1.byteCount } + (scratch?.byteCount ?? 0)
+        arenas.reduce(0) { $0 + $1.byteCount } + (scratch?.byteCount ?? 0) + prepackedByteCount
     }
+
+    /// Bytes of the packed copies of constant weights the method made when it was created (part
+    /// of ``ownedByteCount``; 0 when no kernel packs a constant).
+    public var prepackedByteCount: Int { prepackedStorage.reduce(0) { $0 + $1.byteCount } }
 
     /// Sets ``profile`` and the backends' recorded execution events back to zero.
     public func resetProfile() {
@@ -283,12 +301,15 @@ public final class Method {
     }
 
     /// Builds ``steps`` from the current tensor views: one KernelCall per kernel instruction
-    /// (scratch sized by the largest need), the arguments of each DelegateCall.
+    /// (constant inputs packed the first time, scratch sized by the largest need), the
+    /// arguments of each DelegateCall.
     func prepare() throws(RuntimeError) {
         var need = 0
-        for instruction in plan.instructions {
+        for (position, instruction) in plan.instructions.enumerated() {
             guard case .kernel(let k) = instruction else { continue }
-            let call = try kernelCall(k, scratch: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            if prepacked[position] == nil { prepacked[position] = try prepack(k) }
+            let call = try kernelCall(k, scratch: UnsafeMutableRawBufferPointer(start: nil, count: 0),
+                                      prepacked: prepacked[position] ?? [])
             need = max(need, k.op.entry.scratchBytes(call))
         }
         if need > (scratch?.byteCount ?? 0) {
@@ -306,7 +327,8 @@ public final class Method {
         for (position, instruction) in plan.instructions.enumerated() {
             switch instruction {
             case .kernel(let k):
-                built.append(.kernel(k.op.entry.kernel, try kernelCall(k, scratch: memory)))
+                built.append(.kernel(k.op.entry.kernel, try kernelCall(k, scratch: memory,
+                                                                       prepacked: prepacked[position] ?? [])))
             case .delegate(let index, let args):
                 let delegate = plan.delegates[index]
                 let context = BackendExecuteContext(methodName: name, instruction: position, delegateIndex: index,
@@ -336,24 +358,58 @@ public final class Method {
 
     /// The call of kernel instruction `k` on the current views: distinct input tensors in
     /// order of first use, the op's arguments referring to them.
-    private func kernelCall(_ k: KernelSpec, scratch: UnsafeMutableRawBufferPointer) throws(RuntimeError) -> KernelCall {
-        var inputs: [Tensor] = []
-        var slots: [Int: Int] = [:]
-        let arguments = k.arguments.map { argument in
-            argument.map { value -> Int in
-                if let slot = slots[value] { return slot }
-                slots[value] = inputs.count
-                inputs.append(tensor(value))
-                return inputs.count - 1
-            }
-        }
+    private func kernelCall(_ k: KernelSpec, scratch: UnsafeMutableRawBufferPointer,
+                            prepacked: [UnsafeRawBufferPointer?]) throws(RuntimeError) -> KernelCall {
+        let (inputs, arguments, _) = callInputs(k)
         let validated: OpArguments<Int>
         do {
             validated = try OpArguments<Int>.validated(k.op.schema, arguments)
         } catch {
             throw RuntimeError(.invalidArguments, "\(error)", path: program.path)
         }
-        return KernelCall(arguments: validated, inputs: inputs, outputs: k.outs.map(tensor), scratch: scratch)
+        return KernelCall(arguments: validated, inputs: inputs, outputs: k.outs.map(tensor), scratch: scratch,
+                          threadPool: threadPool, prepacked: prepacked)
+    }
+
+    /// The distinct input tensors of `k` in order of first use, its arguments referring to them,
+    /// and each input's value index.
+    private func callInputs(_ k: KernelSpec) -> ([Tensor], [Argument<Int>], [Int]) {
+        var inputs: [Tensor] = []
+        var values: [Int] = []
+        var slots: [Int: Int] = [:]
+        let arguments = k.arguments.map { argument in
+            argument.map { value -> Int in
+                if let slot = slots[value] { return slot }
+                slots[value] = inputs.count
+                inputs.append(tensor(value))
+                values.append(value)
+                return inputs.count - 1
+            }
+        }
+        return (inputs, arguments, values)
+    }
+
+    /// The packed forms of `k`'s constant inputs its kernel asks for (``KernelPrepack``), made
+    /// now in memory the method owns; empty when there are none.
+    private func prepack(_ k: KernelSpec) throws(RuntimeError) -> [UnsafeRawBufferPointer?] {
+        guard let hook = k.op.entry.prepack else { return [] }
+        let (_, _, values) = callInputs(k)
+        guard values.contains(where: { plan.tensor($0)?.isConstant == true }) else { return [] }
+        let call = try kernelCall(k, scratch: UnsafeMutableRawBufferPointer(start: nil, count: 0), prepacked: [])
+        var packed = [UnsafeRawBufferPointer?](repeating: nil, count: values.count)
+        for (index, value) in values.enumerated() where plan.tensor(value)?.isConstant == true {
+            let bytes = hook.bytes(call, index)
+            guard bytes > 0 else { continue }
+            guard let memory = TensorStorage.allocate(zeroedByteCount: bytes) else {
+                throw RuntimeError(.outOfMemory, "method \"\(name)\": cannot allocate \(bytes) bytes for the packed "
+                                   + "constant %\(value)", path: program.path)
+            }
+            let buffer = UnsafeMutableRawBufferPointer(start: memory.baseAddress, count: bytes)
+            hook.pack(call, index, buffer)
+            prepackedStorage.append(memory)
+            packed[index] = UnsafeRawBufferPointer(buffer)
+        }
+        return packed.contains { $0 != nil } ? packed : []
     }
 
     /// A DelegateCall argument: the EValue as the backend sees it.

@@ -71,11 +71,14 @@ public final class Program: @unchecked Sendable {
     public var methodNames: [String] { plans.map(\.name) }
 
     /// Creates a runnable instance of method `name` (nil: the program's only method): allocates
-    /// its planned memory and initializes its delegates.
+    /// its planned memory, packs the constant weights its kernels pack, starts its threads and
+    /// initializes its delegates.
     ///
+    /// - Parameter threads: the threads kernels and delegates split their work across, the
+    ///   calling thread included (1: everything runs on the caller). Results do not depend on it.
     /// - Throws: ``RuntimeError`` `.methodNotFound` listing the method names, or
     ///   `.delegateInit` when a backend fails to initialize a delegate.
-    public func method(_ name: String? = nil) throws(RuntimeError) -> Method {
+    public func method(_ name: String? = nil, threads: Int = 1) throws(RuntimeError) -> Method {
         let names = methodNames.map { "\"\($0)\"" }.joined(separator: ", ")
         let plan: MethodPlan
         if let name {
@@ -92,7 +95,7 @@ public final class Program: @unchecked Sendable {
             plan = plans[0]
         }
         do {
-            return try Method(program: self, plan: plan)
+            return try Method(program: self, plan: plan, threads: threads)
         } catch {
             throw error.inFile(path)
         }

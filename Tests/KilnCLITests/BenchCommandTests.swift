@@ -45,6 +45,16 @@ import Testing
         #expect(r.stderr.isEmpty)
     }
 
+    @Test func threadsAreUsedAndReported() throws {
+        let (pte, _, _) = try setUp()
+        let r = try KilnCommand.run(["bench", pte.path, "--json", "--threads", "2", "--warmup", "0", "--iterations", "2"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(try object(r.stdout)["threads"] as? Int == 2)
+        #expect(r.stderr.isEmpty, "no warning about threads any more: \(r.stderr)")
+        let one = try KilnCommand.run(["bench", pte.path, "--json", "--warmup", "0", "--iterations", "1"])
+        #expect(try object(one.stdout)["threads"] as? Int == 1)
+    }
+
     @Test func profileListsEveryInstructionWithItsCalls() throws {
         let (pte, x, count) = try setUp()
         let r = try KilnCommand.run(["bench", pte.path, "--input", x.path, "--json", "--profile",

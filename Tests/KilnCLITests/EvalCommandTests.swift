@@ -34,6 +34,16 @@ import Testing
         #expect(y.scalars(as: Float.self) == [-1, 2, 6, 3, -8, 15])
     }
 
+    @Test func threadsGiveTheSameOutputs() throws {
+        let (model, x) = try setUp(input: try Tensor([-1, 1, 2, 3, -4, 5] as [Float], shape: [2, 3]))
+        let out = model.deletingLastPathComponent().appendingPathComponent("out")
+        let r = try KilnCommand.run(["eval", model.path, "--input", x.path, "--threads", "2", "--output-dir", out.path])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let z = try Npy.read(path: out.appendingPathComponent("output_0.npy").path)
+        #expect(z.scalars(as: Float.self) == [0, 2, 6, 3, 0, 15])
+        #expect(try KilnCommand.run(["eval", model.path, "--input", x.path, "--threads", "0"]).status == 64)
+    }
+
     @Test func wrongInputShapeNamesTheInputAndFile() throws {
         let (model, x) = try setUp(input: try Tensor([1, 2, 3] as [Float], shape: [3]))
         let r = try KilnCommand.run(["eval", model.path, "--input", x.path])

@@ -85,8 +85,24 @@ import Testing
         #expect(missing.stderr.contains("/no/such/model.pte"))
     }
 
+    @Test func twoThreadsWriteTheSameOutputs() throws {
+        let (pte, x) = try setUp(input: try Tensor([1, 0, 0, 0, 1, -1] as [Float], shape: [2, 3]))
+        let dir = pte.deletingLastPathComponent()
+        for threads in ["1", "2"] {
+            let r = try KilnCommand.run(["run", pte.path, "--input", x.path, "--threads", threads,
+                                         "--output-dir", dir.appendingPathComponent("out\(threads)").path])
+            #expect(r.status == 0, "stderr: \(r.stderr)")
+        }
+        for file in ["output_0.npy", "output_1.npy"] {
+            let one = try Data(contentsOf: dir.appendingPathComponent("out1/\(file)"))
+            let two = try Data(contentsOf: dir.appendingPathComponent("out2/\(file)"))
+            #expect(one == two, "\(file) differs between 1 and 2 threads")
+        }
+    }
+
     @Test func usageErrorsExitSixtyFour() throws {
         #expect(try KilnCommand.run(["run"]).status == 64)
         #expect(try KilnCommand.run(["run", "model.pte", "--bogus"]).status == 64)
+        #expect(try KilnCommand.run(["run", "model.pte", "--threads", "0"]).status == 64)
     }
 }

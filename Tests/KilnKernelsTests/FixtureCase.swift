@@ -52,13 +52,40 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
 
     /// Builds the call, runs the registered kernel, and compares every output: once as a direct
     /// call (no scratch: kernels allocate their own) and once with the scratch the entry asks for,
-    /// filled with 0xFF bytes (NaNs), as the runtime passes it.
+    /// filled with 0xFF bytes (NaNs), as the runtime passes it. Then once more as a loaded method
+    /// runs it on 3 threads with every input the entry prepacks packed (as if constant): the
+    /// outputs must be the direct call's, bit for bit.
     func check() throws {
-        try check(withScratch: false)
-        try check(withScratch: true)
+        let direct = try check(withScratch: false)
+        _ = try check(withScratch: true)
+        let entry = try #require(KernelRegistry.entry(for: op))
+        let threaded = try runKernel(entry, try call(), threads: 3, prepackEverything: true)
+        for (i, (got, want)) in zip(threaded, direct).enumerated() {
+            let (a, b) = (got.withUnsafeRawBytes { Array($0) }, want.withUnsafeRawBytes { Array($0) })
+            #expect(a == b, "\(name) output \(i): 3 threads and prepacked inputs change the bits")
+        }
     }
 
-    private func check(withScratch: Bool) throws {
+    /// The case's call, outputs allocated, no scratch.
+    func call() throws -> KernelCall {
+        let schema = try #require(OpTable.schema(named: op), "unknown op \(op)")
+        let inputTensors = try inputs.map(tensor)
+        var values: [Argument<Int>] = []
+        for p in schema.parameters {
+            if let v = args[p.name] {
+                values.append(try v.argument(for: p))
+            } else {
+                let d = try #require(p.defaultValue, "\(name): argument \(p.name) is required")
+                values.append(d.widened())
+            }
+        }
+        let arguments = try OpArguments.validated(schema, values)
+        return KernelCall(arguments: arguments, inputs: inputTensors,
+                          outputs: try KernelCall.allocateOutputs(arguments, inputs: inputTensors))
+    }
+
+    @discardableResult
+    private func check(withScratch: Bool) throws -> [Tensor] {
         let schema = try #require(OpTable.schema(named: op), "unknown op \(op)")
         let entry = try #require(KernelRegistry.entry(for: op), "no kernel for \(op)")
         let inputTensors = try inputs.map(tensor)
@@ -106,6 +133,7 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
             #expect(worst.index < 0,
                     "\(name) output \(i): element \(worst.index) is \(worst.index >= 0 ? a[worst.index] : 0), expected \(worst.index >= 0 ? b[worst.index] : 0) (rtol \(rtol), atol \(atol))")
         }
+        return outs
     }
 }
 

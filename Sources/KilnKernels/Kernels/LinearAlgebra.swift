@@ -1,26 +1,96 @@
 import KilnOps
 import KilnTensor
 
-/// Matrix products: linear, addmm, mm, bmm, matmul. All run on the shared ``Gemm``.
+/// Matrix products: linear, addmm, mm, bmm, matmul. float32 runs on ``FloatGemm`` (a constant
+/// weight of linear, addmm or mm is packed once, when the method loads: see ``KernelPrepack``);
+/// int64 and int32 on the reference ``Gemm``, wrapping on overflow as torch's do.
 ///
-/// linear is float32 only (its rule takes floating point only); the others also take int64
-/// and int32, which wrap on overflow as torch's do.
+/// linear is float32 only (its rule takes floating point only).
 let linearAlgebraKernels: [KernelEntry] = [
-    KernelEntry(op: "linear", name: "f32_linear__portable", scratchBytes: linearScratchBytes, kernel: linear),
-    KernelEntry(op: "addmm", name: "f32_i64_i32_addmm__portable", kernel: addmm),
-    KernelEntry(op: "mm", name: "f32_i64_i32_mm__portable", kernel: mm),
-    KernelEntry(op: "bmm", name: "f32_i64_i32_bmm__portable", kernel: bmm),
-    KernelEntry(op: "matmul", name: "f32_i64_i32_matmul__portable", kernel: matmul),
+    KernelEntry(op: "linear", name: "f32_linear_14x32__simd", scratchBytes: linearScratchBytes,
+                prepack: rightOperandPrepack(linearWeight), kernel: linear),
+    KernelEntry(op: "addmm", name: "f32_i64_i32_addmm_14x32__simd", scratchBytes: addmmScratchBytes,
+                prepack: rightOperandPrepack(addmmWeight), kernel: addmm),
+    KernelEntry(op: "mm", name: "f32_i64_i32_mm_14x32__simd", scratchBytes: mmScratchBytes,
+                prepack: rightOperandPrepack(mmWeight), kernel: mm),
+    KernelEntry(op: "bmm", name: "f32_i64_i32_bmm_14x32__simd", scratchBytes: bmmScratchBytes, kernel: bmm),
+    KernelEntry(op: "matmul", name: "f32_i64_i32_matmul_14x32__simd", scratchBytes: matmulScratchBytes, kernel: matmul),
 ]
+
+// MARK: - The float32 product and its packed weights
+
+/// A float32 product's right-hand operand `[k, n]` as the kernel reads it, and its input index.
+private struct RightOperand {
+    var input: Int
+    var operand: Gemm.Operand<Float>
+    var k: Int
+    var n: Int
+}
+
+/// The prepacking of a product's right-hand operand, found by `find` (nil when the call is not a
+/// float32 product this kernel packs): ``FloatGemm/packB(_:k:n:into:)``'s panels.
+private func rightOperandPrepack(_ find: @escaping @Sendable (KernelCall) -> RightOperand?) -> KernelPrepack {
+    KernelPrepack(
+        bytes: { call, index in
+            guard let b = find(call), b.input == index else { return 0 }
+            return Scratch.bytes(Float.self, count: FloatGemm.packedBCount(k: b.k, n: b.n))
+        },
+        pack: { call, index, destination in
+            guard let b = find(call), b.input == index,
+                  destination.count >= Scratch.bytes(Float.self, count: FloatGemm.packedBCount(k: b.k, n: b.n)),
+                  let base = destination.baseAddress else { return }
+            _ = FloatGemm.packB(b.operand, k: b.k, n: b.n, into: base.bindMemory(to: Float.self, capacity: destination.count / 4))
+        })
+}
+
+/// The packed panels of `b` the method made, when they are there and of the right size.
+private func packedRightOperand(_ call: KernelCall, _ b: RightOperand) -> FloatGemm.PackedB? {
+    guard let packed = call.prepackedInput(b.input), let base = packed.baseAddress,
+          packed.count >= Scratch.bytes(Float.self, count: FloatGemm.packedBCount(k: b.k, n: b.n)) else { return nil }
+    return FloatGemm.PackedB(base: base.assumingMemoryBound(to: Float.self), k: b.k, n: b.n)
+}
+
+/// Bytes of ``FloatGemm`` working memory for an `m`-row product with `b` on the call's threads.
+private func productScratchBytes(_ call: KernelCall, m: Int, _ b: RightOperand) -> Int {
+    Scratch.bytes(Float.self, count: FloatGemm.workspaceCount(m: m, n: b.n, k: b.k, threads: call.threadPool.threadCount,
+                                                             packingB: packedRightOperand(call, b) == nil))
+}
+
+/// `C (+)= A · B` in float32, from `b`'s packed panels when the method made them.
+private func floatProduct(_ call: KernelCall, m: Int, a: Gemm.Operand<Float>, _ b: RightOperand,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    let packed = packedRightOperand(call, b)
+    let count = FloatGemm.workspaceCount(m: m, n: b.n, k: b.k, threads: call.threadPool.threadCount,
+                                         packingB: packed == nil)
+    Scratch.with(call, Float.self, count: count) { workspace in
+        if let packed {
+            FloatGemm.multiply(m: m, a: a, b: packed, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace,
+                               threads: call.threadPool)
+        } else {
+            FloatGemm.multiply(m: m, n: b.n, k: b.k, a: a, b: b.operand, c: c, ldc: ldc, accumulate: accumulate,
+                               workspace: workspace, threads: call.threadPool)
+        }
+    }
+}
 
 // MARK: - linear
 
-/// linear's scratch: the weight packed as a row-major `[k, n]` copy of its transpose.
-private func linearScratchBytes(_ call: KernelCall) -> Int {
+/// linear's weight `[n, k]`, read transposed as the product's `[k, n]` operand.
+@Sendable private func linearWeight(_ call: KernelCall) -> RightOperand? {
     let x = call.input("input"), w = call.input("weight")
-    guard x.rank >= 1, w.rank == 2, x.dtype == .float32 else { return 0 }
-    let (k, n) = (x.shape[x.rank - 1], w.shape[0])
-    return Scratch.bytes(Float.self, count: k * n)
+    guard x.dtype == .float32, w.dtype == .float32, x.rank >= 1, w.rank == 2, w.shape[1] == x.shape[x.rank - 1] else {
+        return nil
+    }
+    let (k, n) = (w.shape[1], w.shape[0])
+    return RightOperand(input: call.arguments.tensor("weight"),
+                        operand: .transposed(w.unsafeBuffer(of: Float.self).baseAddress!, columns: k), k: k, n: n)
+}
+
+/// linear's scratch: the product's working memory (packing the weight too, unless prepacked).
+@Sendable private func linearScratchBytes(_ call: KernelCall) -> Int {
+    let x = call.input("input")
+    guard let b = linearWeight(call) else { return 0 }
+    return productScratchBytes(call, m: ShapeMath.product(x.shape, 0..<(x.rank - 1)), b)
 }
 
 /// `y[..., n] = x[..., k] · weight[n, k]^T + bias[n]`: every leading dim folds into the rows.
@@ -34,20 +104,16 @@ private func linearScratchBytes(_ call: KernelCall) -> Int {
     guard ShapeMath.shape(out.shape, is: x.shape, upTo: x.rank - 1, then: n) else {
         throw wrongOutput(call, out, Array(x.shape.dropLast()) + [n])
     }
+    guard let weight = linearWeight(call) else { throw call.error("expected a float32 weight [\(n), \(k)], got \(w)") }
     let c = out.unsafeMutableBuffer(of: Float.self).baseAddress!
     // Step 2: start each output row at the bias (or let the product overwrite it).
     if let bias {
         let b = bias.unsafeBuffer(of: Float.self)
         for i in 0..<m { (c + i * n).update(from: b.baseAddress!, count: n) }
     }
-    // Step 3: rows += x · weight^T (the weight is read transposed; Gemm packs it once, into the
-    //         call's scratch).
-    let weight = Gemm.Operand.transposed(w.unsafeBuffer(of: Float.self).baseAddress!, columns: k)
-    Scratch.with(call, Float.self, count: Gemm.packingCount(n: n, k: k, b: weight)) { packing in
-        Gemm.multiply(m: m, n: n, k: k,
-                      a: .rowMajor(x.unsafeBuffer(of: Float.self).baseAddress!, columns: k), b: weight,
-                      c: c, ldc: n, accumulate: bias != nil, packing: packing)
-    }
+    // Step 3: rows += x · weight^T (from the weight's panels, packed once when the method loaded).
+    floatProduct(call, m: m, a: .rowMajor(x.unsafeBuffer(of: Float.self).baseAddress!, columns: k), weight,
+                 c: c, ldc: n, accumulate: bias != nil)
 }
 
 // MARK: - addmm
@@ -82,10 +148,15 @@ private func addmm<T: GemmElement>(_ call: KernelCall, _: T.Type) throws(KernelE
     let c = out.unsafeMutableBuffer(of: T.self).baseAddress!
     // Step 1: the product into the output (zeros when alpha is 0 or k is 0).
     if alpha.value != 0 {
-        Gemm.multiply(m: m, n: n, k: k,
-                      a: .rowMajor(a.unsafeBuffer(of: T.self).baseAddress!, columns: k),
-                      b: .rowMajor(b.unsafeBuffer(of: T.self).baseAddress!, columns: n),
-                      c: c, ldc: n, accumulate: false)
+        if T.self == Float.self, let weight = addmmWeight(call) {
+            floatProduct(call, m: m, a: .rowMajor(a.unsafeBuffer(of: Float.self).baseAddress!, columns: k), weight,
+                         c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: n, accumulate: false)
+        } else {
+            Gemm.multiply(m: m, n: n, k: k,
+                          a: .rowMajor(a.unsafeBuffer(of: T.self).baseAddress!, columns: k),
+                          b: .rowMajor(b.unsafeBuffer(of: T.self).baseAddress!, columns: n),
+                          c: c, ldc: n, accumulate: false)
+        }
     } else {
         c.update(repeating: .zero, count: m * n)
     }
@@ -103,6 +174,21 @@ private func addmm<T: GemmElement>(_ call: KernelCall, _: T.Type) throws(KernelE
             }
         }
     }
+}
+
+/// addmm's `mat2` as the product's right-hand operand (float32 only).
+@Sendable private func addmmWeight(_ call: KernelCall) -> RightOperand? {
+    let a = call.input("mat1"), b = call.input("mat2")
+    guard a.dtype == .float32, b.dtype == .float32, a.rank == 2, b.rank == 2, b.shape[0] == a.shape[1] else { return nil }
+    return RightOperand(input: call.arguments.tensor("mat2"),
+                        operand: .rowMajor(b.unsafeBuffer(of: Float.self).baseAddress!, columns: b.shape[1]),
+                        k: b.shape[0], n: b.shape[1])
+}
+
+/// addmm's scratch: the float32 product's working memory.
+@Sendable private func addmmScratchBytes(_ call: KernelCall) -> Int {
+    guard let b = addmmWeight(call) else { return 0 }
+    return productScratchBytes(call, m: call.input("mat1").shape[0], b)
 }
 
 /// The `Scalar` argument `name` as a `T`: an int exactly (wrapped to `T`'s width), a float rounded.
@@ -135,12 +221,53 @@ private func scalar<T: GemmElement>(_ call: KernelCall, _ name: String) -> T {
     }
 }
 
+/// mm's `mat2` as the product's right-hand operand (float32 only).
+@Sendable private func mmWeight(_ call: KernelCall) -> RightOperand? {
+    let a = call.input("self"), b = call.input("mat2")
+    guard a.dtype == .float32, b.dtype == .float32, a.rank == 2, b.rank == 2, b.shape[0] == a.shape[1] else { return nil }
+    return RightOperand(input: call.arguments.tensor("mat2"),
+                        operand: .rowMajor(b.unsafeBuffer(of: Float.self).baseAddress!, columns: b.shape[1]),
+                        k: b.shape[0], n: b.shape[1])
+}
+
+/// mm's scratch: the float32 product's working memory.
+@Sendable private func mmScratchBytes(_ call: KernelCall) -> Int {
+    guard let b = mmWeight(call) else { return 0 }
+    return productScratchBytes(call, m: call.input("self").shape[0], b)
+}
+
+/// bmm's scratch: one float32 product's working memory (the batches run one after the other).
+@Sendable private func bmmScratchBytes(_ call: KernelCall) -> Int {
+    let a = call.input("self"), b = call.input("mat2")
+    guard a.dtype == .float32, a.rank == 3, b.rank == 3 else { return 0 }
+    return Scratch.bytes(Float.self, count: FloatGemm.workspaceCount(m: a.shape[1], n: b.shape[2], k: a.shape[2],
+                                                                    threads: call.threadPool.threadCount))
+}
+
 /// `batch` independent products of the trailing two dims (mm is one batch of rank-2 operands).
 private func batchedProduct<T: GemmElement>(_ call: KernelCall, _: T.Type, _ a: Tensor, _ b: Tensor, _ out: Tensor,
                                             batch: Int) throws(KernelError) {
     let (m, k, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
     guard ShapeMath.shape(out.shape, is: a.shape, upTo: a.rank - 1, then: n) else {
         throw wrongOutput(call, out, Array(a.shape.dropLast()) + [n])
+    }
+    if T.self == Float.self {
+        let (pa, pb) = (a.unsafeBuffer(of: Float.self).baseAddress!, b.unsafeBuffer(of: Float.self).baseAddress!)
+        let pc = out.unsafeMutableBuffer(of: Float.self).baseAddress!
+        if batch == 1, let weight = mmWeight(call) {
+            // mm: mat2 may have been packed when the method loaded.
+            floatProduct(call, m: m, a: .rowMajor(pa, columns: k), weight, c: pc, ldc: n, accumulate: false)
+            return
+        }
+        Scratch.with(call, Float.self, count: FloatGemm.workspaceCount(m: m, n: n, k: k,
+                                                                       threads: call.threadPool.threadCount)) { workspace in
+            for i in 0..<batch {
+                FloatGemm.multiply(m: m, n: n, k: k, a: .rowMajor(pa + i * m * k, columns: k),
+                                   b: .rowMajor(pb + i * k * n, columns: n), c: pc + i * m * n, ldc: n,
+                                   accumulate: false, workspace: workspace, threads: call.threadPool)
+            }
+        }
+        return
     }
     let (pa, pb) = (a.unsafeBuffer(of: T.self).baseAddress!, b.unsafeBuffer(of: T.self).baseAddress!)
     let pc = out.unsafeMutableBuffer(of: T.self).baseAddress!
@@ -152,6 +279,15 @@ private func batchedProduct<T: GemmElement>(_ call: KernelCall, _: T.Type, _ a: 
 }
 
 // MARK: - matmul
+
+/// matmul's scratch: one float32 product's working memory (the batches run one after the other).
+@Sendable private func matmulScratchBytes(_ call: KernelCall) -> Int {
+    let a = call.input("self"), b = call.input("other")
+    guard a.dtype == .float32, a.rank >= 1, b.rank >= 1 else { return 0 }
+    let (m, k) = a.rank == 1 ? (1, a.shape[0]) : (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let n = b.rank == 1 ? 1 : b.shape[b.rank - 1]
+    return Scratch.bytes(Float.self, count: FloatGemm.workspaceCount(m: m, n: n, k: k, threads: call.threadPool.threadCount))
+}
 
 /// NumPy's matmul: a 1-D `self` is a row `[1, k]` and a 1-D `other` a column `[k, 1]` (the added
 /// dim is absent from the result); the dims before the last two broadcast against each other.
@@ -195,6 +331,21 @@ private func matmul<T: GemmElement>(_ call: KernelCall, _: T.Type) throws(Kernel
         // Step 4: one product per batch index (the output is dense in batch order).
         let (pa, pb) = (a.unsafeBuffer(of: T.self).baseAddress!, b.unsafeBuffer(of: T.self).baseAddress!)
         let pc = out.unsafeMutableBuffer(of: T.self).baseAddress!
+        if T.self == Float.self {
+            let (fa, fb) = (UnsafeRawPointer(pa).assumingMemoryBound(to: Float.self),
+                            UnsafeRawPointer(pb).assumingMemoryBound(to: Float.self))
+            let fc = UnsafeMutableRawPointer(pc).assumingMemoryBound(to: Float.self)
+            Scratch.with(call, Float.self, count: FloatGemm.workspaceCount(m: m, n: n, k: k,
+                                                                           threads: call.threadPool.threadCount)) { workspace in
+                Broadcast.forEach(UnsafeBufferPointer(batch), UnsafeBufferPointer(aStrides), UnsafeBufferPointer(bStrides)) {
+                    o, ia, ib in
+                    FloatGemm.multiply(m: m, n: n, k: k, a: .rowMajor(fa + ia, columns: k), b: .rowMajor(fb + ib, columns: n),
+                                       c: fc + o * m * n, ldc: n, accumulate: false, workspace: workspace,
+                                       threads: call.threadPool)
+                }
+            }
+            return
+        }
         Broadcast.forEach(UnsafeBufferPointer(batch), UnsafeBufferPointer(aStrides), UnsafeBufferPointer(bStrides)) {
             o, ia, ib in
             Gemm.multiply(m: m, n: n, k: k, a: .rowMajor(pa + ia, columns: k), b: .rowMajor(pb + ib, columns: n),

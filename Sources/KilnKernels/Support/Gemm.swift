@@ -1,8 +1,9 @@
 import KilnTensor
 
-/// The matrix product the portable kernels share: `C[m, n] = A[m, k] · B[k, n]`, or `C += A · B`.
+/// The reference matrix product: `C[m, n] = A[m, k] · B[k, n]`, or `C += A · B`.
 ///
-/// linear, addmm, mm, bmm, matmul and convolution all reduce to this one loop nest. It is the
+/// The integer matrix products (int64, int32) run on this loop nest; float32 runs on
+/// ``FloatGemm``, which this loop checks in the tests and the benchmarks. It is the
 /// clear reference, not the fast one: loop order i-k-j, so each `A[i, p]` scales row `p` of `B`
 /// into row `i` of `C`, which serves as the row accumulator. The inner loop then walks `B` and
 /// `C` contiguously with independent lanes and vectorizes without reassociating any sum.
@@ -11,26 +12,33 @@ import KilnTensor
 /// Gemm.multiply(m: 2, n: 3, k: 4, a: .rowMajor(a, columns: 4), b: .rowMajor(b, columns: 3),
 ///               c: c, ldc: 3, accumulate: false)
 /// ```
-enum Gemm {
+public enum Gemm {
     /// A read-only matrix operand: element `[r, c]` is at `base[r * rowStride + c * columnStride]`.
     ///
     /// A transposed matrix is the same memory with the two strides swapped.
-    struct Operand<T> {
-        var base: UnsafePointer<T>
-        var rowStride: Int
-        var columnStride: Int
+    public struct Operand<T> {
+        public var base: UnsafePointer<T>
+        public var rowStride: Int
+        public var columnStride: Int
+
+        /// The matrix whose element `[r, c]` is at `base[r * rowStride + c * columnStride]`.
+        public init(base: UnsafePointer<T>, rowStride: Int, columnStride: Int) {
+            self.base = base
+            self.rowStride = rowStride
+            self.columnStride = columnStride
+        }
 
         /// A dense row-major matrix with `columns` columns.
-        static func rowMajor(_ base: UnsafePointer<T>, columns: Int) -> Operand {
+        public static func rowMajor(_ base: UnsafePointer<T>, columns: Int) -> Operand {
             Operand(base: base, rowStride: columns, columnStride: 1)
         }
 
         /// The transpose of a dense row-major matrix with `columns` columns (`columns` rows here).
-        static func transposed(_ base: UnsafePointer<T>, columns: Int) -> Operand {
+        public static func transposed(_ base: UnsafePointer<T>, columns: Int) -> Operand {
             Operand(base: base, rowStride: 1, columnStride: columns)
         }
 
-        @inline(__always) subscript(row: Int, column: Int) -> T {
+        @inline(__always) public subscript(row: Int, column: Int) -> T {
             base[row * rowStride + column * columnStride]
         }
     }
@@ -65,6 +73,14 @@ enum Gemm {
             for j in 0..<n { (pb + p * n + j).initialize(to: b[p, j]) }
         }
         rowAccumulate(m: m, n: n, k: k, a: a, b: UnsafePointer(pb), ldb: n, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// The float32 reference product, for tests and benchmarks that compare ``FloatGemm`` with
+    /// it: ``multiply(m:n:k:a:b:c:ldc:accumulate:packing:)`` on Floats (an unfused multiply and
+    /// add per step, `p` in order; a non-contiguous `B` is packed into memory allocated here).
+    public static func referenceMultiply(m: Int, n: Int, k: Int, a: Operand<Float>, b: Operand<Float>,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        multiply(m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
     }
 
     /// The i-k-j loop nest over a `B` whose rows are contiguous (`B[p, j]` at `b[p * ldb + j]`).
