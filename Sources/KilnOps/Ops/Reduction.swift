@@ -19,26 +19,36 @@ let reductionOps: [OpSchema] = [
         }
         return [TensorType(dtype, shape)]
     },
-    OpSchema("_softmax", summary: "softmax along `dim` (ATen core form)",
-             parameters: [.init("self", .tensor), .init("dim", .int), .init("half_to_float", .bool)],
-             pte: PTEOperator("aten::_softmax")) { args in
-        let x = args.tensor("self")
-        try args.requireFloat(x, argument: "self")
-        _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
-        guard !args.bool("half_to_float") else {
-            throw args.error("half_to_float=true is not supported", argument: "half_to_float")
-        }
-        return [x]
-    },
-    OpSchema("softmax.int", summary: "softmax along `dim`, optionally computed in `dtype`",
-             parameters: [.init("self", .tensor), .init("dim", .int), .init("dtype", .optional(.dtype))],
-             pte: nil) { args in
-        let x = args.tensor("self")
-        let dtype = args.optionalDType("dtype") ?? x.dtype
-        guard dtype.isFloatingPoint else {
-            throw args.error("softmax needs a floating-point dtype, got \(dtype)", argument: x.dtype.isFloatingPoint ? "dtype" : "self")
-        }
-        _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
-        return [TensorType(dtype, x.shape)]
-    },
 ]
+    + softmaxFamily("softmax", core: "softmax along `dim` (ATen core form)",
+                    decomposed: "softmax along `dim`, optionally computed in `dtype`")
+
+/// `_<base>(self, dim, half_to_float)`, the ATen core form, and `<base>.int(self, dim, dtype?)`,
+/// decomposed into it (with a cast first when `dtype` differs): softmax and log_softmax.
+func softmaxFamily(_ base: String, core: String, decomposed: String) -> [OpSchema] {
+    [
+        OpSchema("_\(base)", summary: core,
+                 parameters: [.init("self", .tensor), .init("dim", .int), .init("half_to_float", .bool)],
+                 pte: PTEOperator("aten::_\(base)")) { args in
+            let x = args.tensor("self")
+            try args.requireFloat(x, argument: "self")
+            _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
+            guard !args.bool("half_to_float") else {
+                throw args.error("half_to_float=true is not supported", argument: "half_to_float")
+            }
+            return [x]
+        },
+        OpSchema("\(base).int", summary: decomposed,
+                 parameters: [.init("self", .tensor), .init("dim", .int), .init("dtype", .optional(.dtype))],
+                 pte: nil) { args in
+            let x = args.tensor("self")
+            let dtype = args.optionalDType("dtype") ?? x.dtype
+            guard dtype.isFloatingPoint else {
+                throw args.error("\(base) needs a floating-point dtype, got \(dtype)",
+                                 argument: x.dtype.isFloatingPoint ? "dtype" : "self")
+            }
+            _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
+            return [TensorType(dtype, x.shape)]
+        },
+    ]
+}

@@ -40,30 +40,9 @@ private let reduceOps: [OpSchema] = [
         try requireNonEmpty(args, x.shape, Array(reduced), argument: "dim")
         return [TensorType(.int64, reducedShape(x.shape, reduced, keepdim: keepdim))]
     },
-    OpSchema("_log_softmax", summary: "log(softmax) along `dim`, computed stably (ATen core form)",
-             parameters: [.init("self", .tensor), .init("dim", .int), .init("half_to_float", .bool)],
-             pte: PTEOperator("aten::_log_softmax")) { args in
-        let x = args.tensor("self")
-        try args.requireFloat(x, argument: "self")
-        _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
-        guard !args.bool("half_to_float") else {
-            throw args.error("half_to_float=true is not supported", argument: "half_to_float")
-        }
-        return [x]
-    },
-    OpSchema("log_softmax.int", summary: "log(softmax) along `dim`, optionally computed in `dtype`",
-             parameters: [.init("self", .tensor), .init("dim", .int), .init("dtype", .optional(.dtype))],
-             pte: nil) { args in
-        let x = args.tensor("self")
-        let dtype = args.optionalDType("dtype") ?? x.dtype
-        guard dtype.isFloatingPoint else {
-            throw args.error("log_softmax needs a floating-point dtype, got \(dtype)",
-                             argument: x.dtype.isFloatingPoint ? "dtype" : "self")
-        }
-        _ = try args.axis(args.int("dim"), rank: x.rank, argument: "dim")
-        return [TensorType(dtype, x.shape)]
-    },
 ]
+    + softmaxFamily("log_softmax", core: "log(softmax) along `dim`, computed stably (ATen core form)",
+                    decomposed: "log(softmax) along `dim`, optionally computed in `dtype`")
 
 /// amax / amin: `dim` defaults to [] (every dim), the result keeps the input's dtype (bool too).
 private func extremum(_ name: String, _ summary: String) -> OpSchema {
