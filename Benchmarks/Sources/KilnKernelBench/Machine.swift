@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KilnKernels
 
 /// What the machine can do at best on one core: fused multiply-adds from registers, and a large
 /// memory copy. The kernels' figures are read against these.
@@ -72,5 +73,18 @@ extension Substring {
         while let first = s.first, characters.contains(first) { s = s.dropFirst() }
         while let last = s.last, characters.contains(last) { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension Machine {
+    /// Microseconds one empty parallel region takes on `pool` (waking its workers and waiting
+    /// for them): the overhead a kernel pays to split its work.
+    static func regionMicroseconds(_ pool: ThreadPool) -> Double {
+        struct Nothing: ParallelWork { func run(_ index: Int) {} }
+        let regions = 2000
+        let seconds = fastest(minimumRuns: 3, budget: 0.3) {
+            for _ in 0..<regions { pool.parallelFor(pool.threadCount, Nothing()) }
+        }
+        return seconds / Double(regions) * 1e6
     }
 }
