@@ -23,7 +23,8 @@ let package = Package(
                 .product(name: "KilnOps", package: "Kiln"),
                 .product(name: "KilnTensor", package: "Kiln"),
             ],
-            swiftSettings: portable ? [] : [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+            swiftSettings: portable ? [.define("KILN_PORTABLE")]
+                : [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
         ),
     ]
 )

@@ -70,6 +70,12 @@ progress("memory copy")
 let copy = Machine.copyGigabytesPerSecond()
 rows.append(Row(name: "memory copy 256 MiB (read + write)", unit: "GB/s", values: [copy], key: "memory_copy"))
 
+if pools.count > 1 {
+    progress("thread pool dispatch")
+    rows.append(Row(name: "empty parallel region (wake the workers, wait for them)", unit: "us",
+                    values: [0, Machine.regionMicroseconds(pools[1])], note: "1 thread: none", key: "parallel_region"))
+}
+
 func gflops(_ m: Int, _ n: Int, _ k: Int, _ seconds: Double) -> Double { 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9 }
 func percent(_ value: Double, of reference: Double) -> String { "\(Int((100 * value / reference).rounded()))%" }
 

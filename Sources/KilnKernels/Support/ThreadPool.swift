@@ -7,7 +7,11 @@ import Darwin
 /// A fixed set of worker threads that kernels and delegates split their work across.
 ///
 /// A pool of `threads` runs each parallel region on the calling thread and `threads - 1`
-/// workers (pthreads, created once, sleeping on a condition variable between regions). Task `t`
+/// workers (pthreads, created once). Between regions a worker keeps looking for the next one
+/// for ``spinNanoseconds`` (yielding the core between looks), then sleeps on a condition
+/// variable: a method's kernels run back to back, and waking a sleeping thread costs tens of
+/// microseconds on some machines (about 50 on the reference VM), looking again a fraction of
+/// one. The caller waits for the workers the same way. Task `t`
 /// of a region runs on thread `t % threadCount` (the caller is thread 0); a caller that wants
 /// working memory per thread makes `threadCount` tasks and gives task `t` part `t`.
 /// Dispatching a region allocates nothing: the work is a value conforming to ``ParallelWork``
@@ -38,6 +42,10 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// A pool with one thread: every region runs on the caller. The default of ``KernelCall``.
     public static let serial = ThreadPool(threads: 1)
+
+    /// How long an idle worker (or a caller waiting for its workers) keeps looking before it
+    /// sleeps.
+    public static let spinNanoseconds: UInt64 = 200_000
 
     /// The work of one region: called as `task(context, taskIndex)`.
     public typealias Task = @convention(c) (UnsafeMutableRawPointer?, Int) -> Void
@@ -101,7 +109,14 @@ public final class ThreadPool: @unchecked Sendable {
             t += threadCount
         }
         pthread_mutex_lock(&state.pointee.mutex)
-        while state.pointee.pending > 0 { pthread_cond_wait(&state.pointee.done, &state.pointee.mutex) }
+        if state.pointee.pending > 0 {
+            spin(state) { $0.pending > 0 }
+        }
+        while state.pointee.pending > 0 {
+            state.pointee.callerSleeping = true
+            pthread_cond_wait(&state.pointee.done, &state.pointee.mutex)
+            state.pointee.callerSleeping = false
+        }
         state.pointee.busy = false
         state.pointee.task = nil
         state.pointee.context = nil
@@ -135,7 +150,7 @@ public final class ThreadPool: @unchecked Sendable {
         state.pointee.tasks = tasks
         state.pointee.pending = threadCount - 1
         state.pointee.generation &+= 1
-        pthread_cond_broadcast(&state.pointee.work)
+        if state.pointee.sleepingWorkers > 0 { pthread_cond_broadcast(&state.pointee.work) }
         return true
     }
 }
@@ -174,6 +189,30 @@ private struct PoolState {
     var pending = 0
     var busy = false
     var stop = false
+    /// Workers waiting on `work`, and whether the caller waits on `done` (else no signal is needed).
+    var sleepingWorkers = 0
+    var callerSleeping = false
+}
+
+/// With `state`'s mutex held: releases it and takes it again, yielding the core in between, while
+/// `waiting` holds, for at most ``ThreadPool/spinNanoseconds``. Returns with the mutex held.
+private func spin(_ state: UnsafeMutablePointer<PoolState>, while waiting: (PoolState) -> Bool) {
+    let deadline = monotonicNanoseconds() &+ ThreadPool.spinNanoseconds
+    var looks = 0
+    while waiting(state.pointee) {
+        pthread_mutex_unlock(&state.pointee.mutex)
+        sched_yield()
+        looks += 1
+        let expired = looks % 16 == 0 && monotonicNanoseconds() > deadline
+        pthread_mutex_lock(&state.pointee.mutex)
+        if expired { return }
+    }
+}
+
+private func monotonicNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
 }
 
 private struct WorkerArgument {
@@ -201,8 +240,13 @@ private func workerLoop(_ argument: WorkerArgument) {
     // Regions start only after the pool's init, which made this thread: the first is generation 1.
     var seen = 0
     while true {
+        if state.pointee.generation == seen && !state.pointee.stop {
+            spin(state) { $0.generation == seen && !$0.stop }
+        }
         while state.pointee.generation == seen && !state.pointee.stop {
+            state.pointee.sleepingWorkers += 1
             pthread_cond_wait(&state.pointee.work, &state.pointee.mutex)
+            state.pointee.sleepingWorkers -= 1
         }
         if state.pointee.stop { break }
         seen = state.pointee.generation
@@ -218,7 +262,7 @@ private func workerLoop(_ argument: WorkerArgument) {
         }
         pthread_mutex_lock(&state.pointee.mutex)
         state.pointee.pending -= 1
-        if state.pointee.pending == 0 { pthread_cond_signal(&state.pointee.done) }
+        if state.pointee.pending == 0 && state.pointee.callerSleeping { pthread_cond_signal(&state.pointee.done) }
     }
     pthread_mutex_unlock(&state.pointee.mutex)
 }
