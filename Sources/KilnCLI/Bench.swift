@@ -17,8 +17,9 @@ struct Bench: ParsableCommand {
             method once (the first run), --warmup more times, then --iterations timed times. \
             Prints the load time (mapping, verifying, resolving kernels and backends, allocating \
             the arenas), the first-run time, min/median/p90/mean/max latency, and the resident \
-            memory the load added: anonymous (arenas and metadata) and file-backed (pages of \
-            the mapped file and of code touched; constants are never copied).
+            memory the load added: anonymous (arenas, metadata and the weights packed once for \
+            the fast kernels; --no-prepack keeps every weight a view into the file) and \
+            file-backed (pages of the mapped file and of code touched).
 
             --profile then runs --iterations more times with per-instruction timing and prints, \
             for each instruction, its operator or delegate, calls, total and mean time, share of \
@@ -27,7 +28,7 @@ struct Bench: ParsableCommand {
 
             --json prints one JSON object instead: load_ms, first_run_ms, min_ms, median_ms, \
             p90_ms, mean_ms, max_ms, iterations, warmup, threads, rss_anon_load_bytes and \
-            rss_file_load_bytes (resident memory the load added), method_owned_bytes, inputs, and with --profile, instructions, operators and \
+            rss_file_load_bytes (resident memory the load added), method_owned_bytes, prepacked_bytes, inputs, and with --profile, instructions, operators and \
             initialization_events. \
             On a terminal, progress goes to standard error.
             """
@@ -52,6 +53,9 @@ struct Bench: ParsableCommand {
     @Option(help: "The method to run (default: the program's only method).")
     var method: String?
 
+    @Flag(help: "Keep constant weights as views into the file instead of packing them once (less memory, slower).")
+    var noPrepack = false
+
     @Flag(help: "Also time every instruction and print a per-instruction table.")
     var profile = false
 
@@ -70,7 +74,7 @@ struct Bench: ParsableCommand {
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()
             let program = try Program.load(path: file)
-            let runnable = try program.method(method, threads: threads)
+            let runnable = try program.method(method, threads: threads, prepacksWeights: !noPrepack)
             let loadNanoseconds = monotonicNanoseconds() - start
             let residentAfter = residentMemory()
 
@@ -102,7 +106,7 @@ struct Bench: ParsableCommand {
                 threads: runnable.threadCount,
                 loadNanoseconds: loadNanoseconds, firstRunNanoseconds: firstRun, latency: LatencyStats(samples),
                 residentGrowth: residentBefore.flatMap { before in residentAfter.map { $0 - before } },
-                methodOwnedBytes: runnable.ownedByteCount, profile: nil)
+                methodOwnedBytes: runnable.ownedByteCount, prepackedBytes: runnable.prepackedByteCount, profile: nil)
             if profile {
                 runnable.resetProfile()
                 runnable.isProfiling = true
@@ -149,6 +153,8 @@ struct BenchReport {
     /// Resident-memory growth over the load (nil where /proc is unavailable).
     var residentGrowth: ResidentMemory?
     var methodOwnedBytes: Int
+    /// Of ``methodOwnedBytes``, the constant weights packed at load.
+    var prepackedBytes: Int
     var profile: ProfileTable?
 
     var text: String {
@@ -158,7 +164,8 @@ struct BenchReport {
         out += "latency     min \(ms(latency.min)) ms, median \(ms(latency.median)) ms, p90 \(ms(latency.p90)) ms, "
             + "mean \(ms(latency.mean)) ms, max \(ms(latency.max)) ms (\(iterations) runs after \(warmup) warm-up, "
             + "\(threads) thread\(threads == 1 ? "" : "s"))\n"
-        out += "memory      method owns \(bytes(methodOwnedBytes)) (arenas, kernel scratch and packed weights)"
+        out += "memory      method owns \(bytes(methodOwnedBytes)) (arenas, kernel scratch and "
+            + "\(bytes(prepackedBytes)) of packed weights)"
         if let residentGrowth {
             out += "; load added \(bytes(residentGrowth.anonymous)) anonymous and "
                 + "\(bytes(residentGrowth.file)) file-backed resident memory"
@@ -177,7 +184,7 @@ struct BenchReport {
             ("iterations", .int(iterations)), ("warmup", .int(warmup)), ("threads", .int(threads)),
             ("rss_anon_load_bytes", residentGrowth.map { JSON.int($0.anonymous) } ?? .null),
             ("rss_file_load_bytes", residentGrowth.map { JSON.int($0.file) } ?? .null),
-            ("method_owned_bytes", .int(methodOwnedBytes)),
+            ("method_owned_bytes", .int(methodOwnedBytes)), ("prepacked_bytes", .int(prepackedBytes)),
         ]
         if let profile {
             fields.append(("instructions", profile.instructionsJSON))

@@ -30,6 +30,9 @@ struct Run: ParsableCommand {
     @Option(help: "The method to run (default: the program's only method).")
     var method: String?
 
+    @Flag(help: "Keep constant weights as views into the file instead of packing them once (less memory, slower).")
+    var noPrepack = false
+
     @Option(help: "Threads the kernels and delegates split their work across (the outputs do not depend on it).")
     var threads = 1
 
@@ -40,7 +43,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let program = try Program.load(path: file)
-            let runnable = try program.method(method, threads: threads)
+            let runnable = try program.method(method, threads: threads, prepacksWeights: !noPrepack)
             try MethodInputs.bind(files: input, to: runnable, programPath: file)
             try runnable.execute()
             if let outputDir { try FileIO.createDirectory(outputDir) }

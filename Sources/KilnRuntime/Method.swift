@@ -46,6 +46,8 @@ public final class Method {
     /// The packed forms of constant inputs, by instruction position (nil until prepared), then
     /// by the call's input index; and the memory holding them.
     private var prepacked: [[UnsafeRawBufferPointer?]?]
+    /// Whether constant weights are packed once (see ``Program/method(_:threads:prepacksWeights:)``).
+    public let prepacksWeights: Bool
     private var prepackedStorage: [TensorStorage] = []
     /// The threads kernels and delegates split their work across (``threadCount`` of them).
     public let threadPool: ThreadPool
@@ -74,7 +76,8 @@ public final class Method {
     /// Threads the method's kernels and delegates use, the calling thread included.
     public var threadCount: Int { threadPool.threadCount }
 
-    init(program: Program, plan: MethodPlan, threads: Int = 1) throws(RuntimeError) {
+    init(program: Program, plan: MethodPlan, threads: Int = 1, prepacksWeights: Bool = true) throws(RuntimeError) {
+        self.prepacksWeights = prepacksWeights
         self.name = plan.name
         self.program = program
         self.plan = plan
@@ -307,7 +310,7 @@ public final class Method {
         var need = 0
         for (position, instruction) in plan.instructions.enumerated() {
             guard case .kernel(let k) = instruction else { continue }
-            if prepacked[position] == nil { prepacked[position] = try prepack(k) }
+            if prepacked[position] == nil { prepacked[position] = prepacksWeights ? try prepack(k) : [] }
             let call = try kernelCall(k, scratch: UnsafeMutableRawBufferPointer(start: nil, count: 0),
                                       prepacked: prepacked[position] ?? [])
             need = max(need, k.op.entry.scratchBytes(call))

@@ -74,11 +74,16 @@ public final class Program: @unchecked Sendable {
     /// its planned memory, packs the constant weights its kernels pack, starts its threads and
     /// initializes its delegates.
     ///
-    /// - Parameter threads: the threads kernels and delegates split their work across, the
-    ///   calling thread included (1: everything runs on the caller). Results do not depend on it.
+    /// - Parameters:
+    ///   - threads: the threads kernels and delegates split their work across, the calling
+    ///     thread included (1: everything runs on the caller). Results do not depend on it.
+    ///   - prepacksWeights: pack constant weights once into the layout their kernels read fastest
+    ///     (memory the method owns, as large as those weights); false keeps every constant a view
+    ///     into the file and packs per call instead. Results do not depend on it.
     /// - Throws: ``RuntimeError`` `.methodNotFound` listing the method names, or
     ///   `.delegateInit` when a backend fails to initialize a delegate.
-    public func method(_ name: String? = nil, threads: Int = 1) throws(RuntimeError) -> Method {
+    public func method(_ name: String? = nil, threads: Int = 1,
+                       prepacksWeights: Bool = true) throws(RuntimeError) -> Method {
         let names = methodNames.map { "\"\($0)\"" }.joined(separator: ", ")
         let plan: MethodPlan
         if let name {
@@ -95,7 +100,7 @@ public final class Program: @unchecked Sendable {
             plan = plans[0]
         }
         do {
-            return try Method(program: self, plan: plan, threads: threads)
+            return try Method(program: self, plan: plan, threads: threads, prepacksWeights: prepacksWeights)
         } catch {
             throw error.inFile(path)
         }

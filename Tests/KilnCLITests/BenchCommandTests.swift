@@ -101,3 +101,14 @@ import Testing
         #expect(missing.stderr.contains("none.pte"))
     }
 }
+
+extension BenchCommandTests {
+    @Test func withoutPrepackingTheMethodOwnsNoWeightCopy() throws {
+        let (pte, _, _) = try setUp()
+        let packed = try object(try KilnCommand.run(["bench", pte.path, "--json", "--iterations", "1"]).stdout)
+        let plain = try object(try KilnCommand.run(["bench", pte.path, "--json", "--iterations", "1", "--no-prepack"]).stdout)
+        #expect((packed["prepacked_bytes"] as? Int ?? 0) > 0)
+        #expect(plain["prepacked_bytes"] as? Int == 0)
+        #expect((plain["method_owned_bytes"] as? Int ?? 0) < (packed["method_owned_bytes"] as? Int ?? 0))
+    }
+}

@@ -11,7 +11,7 @@ import Testing
 /// once when it is created (and counted in the memory it owns).
 @Suite struct ThreadsAndPrepackingTests {
     @Test(arguments: ExampleModels.Name.allCases)
-    func examplesGiveTheSameBitsOnTwoThreads(_ name: ExampleModels.Name) throws {
+    func examplesGiveTheSameBitsOnTwoThreadsAndUnpacked(_ name: ExampleModels.Name) throws {
         let model = try ExampleModels.build(name)
         let compiled = try KilnCompiler.compile(model.graph)
         try withTemporaryFolder { folder in
@@ -20,8 +20,14 @@ import Testing
             let method = try program.method(threads: 2)
             #expect(method.threadCount == 2)
             let two = try method([model.input])
+            let plainMethod = try program.method(prepacksWeights: false)
+            #expect(plainMethod.prepackedByteCount == 0)
+            let plain = try plainMethod([model.input])
             for (i, (got, want)) in zip(two, one).enumerated() {
                 #expect(bitwiseDifference(got, want) == nil, "\(name) output \(i): \(bitwiseDifference(got, want) ?? "")")
+            }
+            for (i, (got, want)) in zip(plain, one).enumerated() {
+                #expect(bitwiseDifference(got, want) == nil, "\(name) output \(i) unpacked: \(bitwiseDifference(got, want) ?? "")")
             }
         }
     }
