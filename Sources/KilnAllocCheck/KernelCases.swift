@@ -154,6 +154,7 @@ private let reductionCases: [KernelCase] = [
 
 private let layoutCases: [KernelCase] = [
     KernelCase("view_copy", "f32 [4, 6] -> [2, 12]", [pattern(.float32, [4, 6])], ["size": .intList([2, -1])]),
+    KernelCase("dim_order_ops._clone_dim_order", "f32 [4, 6]", [pattern(.float32, [4, 6])]),
     KernelCase("reshape", "f32 [4, 6] -> [24]", [pattern(.float32, [4, 6])], ["shape": .intList([24])]),
     KernelCase("flatten.using_ints", "f32 [2, 3, 4, 5] dims 1...-1", [pattern(.float32, [2, 3, 4, 5])],
                ["start_dim": .int(1)]),

@@ -183,6 +183,10 @@ extension OpCase {
     ]
 
     static let layout: [OpCase] = [
+        OpCase("_clone_dim_order with a row-major dim order") { b in
+            try b.call("dim_order_ops._clone_dim_order", [try b.input("x", t(.float32, 2, 3))],
+                       ["dim_order": .intList([0, 1])])
+        },
         OpCase("view_copy with -1") { b in
             try b.call("view_copy", [try b.input("x", t(.float32, 2, 6))], ["size": .intList([-1, 4])])
         },

@@ -4,6 +4,11 @@ import Testing
 
 /// Views, permutations, slices and concatenation, with static and symbolic dims.
 let layoutCases: [OpCase] = [
+    // dim_order_ops._clone_dim_order: a copy; only the row-major dim order.
+    .ok("dim_order_ops._clone_dim_order", "no dim order", ["self": t(.float32, 2, 3)], "f32[2, 3]"),
+    .ok("dim_order_ops._clone_dim_order", "row-major", ["self": t(.int64, 2, 3), "dim_order": .intList([0, 1])], "i64[2, 3]"),
+    .fails("dim_order_ops._clone_dim_order", "channels last", ["self": t(.float32, 1, 2, 3, 4),
+           "dim_order": .intList([0, 2, 3, 1])], argument: "dim_order", "dim order [0, 2, 3, 1] is not row-major"),
     // view_copy / reshape: at most one -1, element counts agree (symbolically).
     .ok("view_copy", "static", ["self": t(.float32, 2, 3, 4), "size": .intList([6, 4])], "f32[6, 4]"),
     .ok("view_copy", "inferred size", ["self": t(.float32, 2, 3, 4), "size": .intList([-1, 4])], "f32[6, 4]"),

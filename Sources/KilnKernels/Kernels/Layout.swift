@@ -13,6 +13,7 @@ import KilnTensor
 /// writing, so a wrong plan fails with a ``KernelError`` instead of writing out of bounds.
 let layoutKernels: [KernelEntry] = [
     KernelEntry(op: "view_copy", name: "any_view_copy__portable", kernel: copyAllBytes),
+    KernelEntry(op: "dim_order_ops._clone_dim_order", name: "any_clone_dim_order__portable", kernel: copyAllBytes),
     KernelEntry(op: "reshape", name: "any_reshape__portable", kernel: copyAllBytes),
     KernelEntry(op: "flatten.using_ints", name: "any_flatten__portable", kernel: copyAllBytes),
     KernelEntry(op: "permute_copy", name: "any_permute_copy__portable", kernel: permuteCopy),
@@ -21,7 +22,7 @@ let layoutKernels: [KernelEntry] = [
     KernelEntry(op: "cat", name: "any_cat__portable", kernel: catCopy),
 ]
 
-/// view_copy, reshape, flatten: the same bytes under the output's shape.
+/// view_copy, reshape, flatten, _clone_dim_order: the same bytes under the output's shape.
 private func copyAllBytes(_ call: KernelCall) throws(KernelError) {
     let x = call.input("self")
     let out = try onlyOutput(call, dtype: x.dtype)

@@ -7,6 +7,18 @@ let layoutOps: [OpSchema] = [
              pte: PTEOperator("aten::view_copy")) { args in
         [try reshapeRule(args, "size")]
     },
+    // ExecuTorch's exporter writes `clone` as this dim-order-aware copy (edge dialect).
+    OpSchema("dim_order_ops._clone_dim_order", summary: "a copy, in `dim_order` (Kiln's kernels: row-major only)",
+             parameters: [.init("self", .tensor), .init("non_blocking", .bool, default: .bool(false)),
+                          .init("dim_order", .optional(.intList), default: Argument<Never>.none)],
+             pte: PTEOperator("dim_order_ops::_clone_dim_order")) { args in
+        let x = args.tensor("self")
+        if let order = args.optionalIntList("dim_order"), order != Array(0..<x.rank) {
+            throw args.error("dim order \(order) is not row-major \(Array(0..<x.rank)); Kiln's kernels take "
+                             + "row-major tensors", argument: "dim_order")
+        }
+        return [x]
+    },
     OpSchema("reshape", summary: "the same elements with another shape (one size may be -1)",
              parameters: [.init("self", .tensor), .init("shape", .intList)],
              pte: nil) { args in
