@@ -5,29 +5,9 @@ import KilnPasses
 import KilnTensor
 import Testing
 
-/// The math ops' decompositions: text in, text out (`Golden/decompose-math.kir`), and the same
+/// The math ops' decompositions (text in, text out: `GoldenTests` with `Golden/decompose-math.kir`): the same
 /// numbers before and after, evaluated with the portable kernels.
 @Suite struct DecomposeMathTests {
-    @Test func golden() throws {
-        let decompose = try #require(PassRegistry.pass(named: "decompose"))
-        let cases = try Golden.cases("decompose-math")
-        #expect(cases.contains { if case .unchanged = $0.expectation { true } else { false } })
-        for c in cases {
-            var graph = try parse(c.input, file: "decompose-math.kir")
-            try runPasses([decompose], on: &graph)
-            let printed = KIRPrinter.print(graph)
-            switch c.expectation {
-            case .unchanged:
-                #expect(printed == c.input, "case '\(c.label)' changed; got:\n\(printed)")
-            case .text(let expected):
-                #expect(printed == expected, "case '\(c.label)'; got:\n\(printed)")
-                #expect(try parse(expected) == graph, "case '\(c.label)': the expected text parses to another graph")
-            case .error(let phrase):
-                Issue.record("case '\(c.label)': no math decomposition fails, expected '\(phrase)'")
-            }
-        }
-    }
-
     /// Each non-core math op against its decomposition, on inputs that hit every kink. The f32
     /// decompositions compute what the fused kernels do, operation for operation, so the results
     /// are bit-identical; float16 ones round after every step, so they agree to a float16 ulp.

@@ -4,29 +4,9 @@ import KilnPasses
 import KilnTensor
 import Testing
 
-/// The decompositions of the sampling ops: golden text (`Golden/decompose-sampling.kir`), and the
-/// decomposed graphs computing the original's numbers.
+/// The decompositions of the sampling ops (golden text: `GoldenTests`, `Golden/decompose-sampling.kir`):
+/// the decomposed graphs compute the original's numbers.
 @Suite struct DecomposeSamplingTests {
-    @Test func golden() throws {
-        let cases = try Golden.cases("decompose-sampling")
-        #expect(cases.contains { if case .unchanged = $0.expectation { true } else { false } })
-        for c in cases {
-            var graph = try parse(c.input, file: "decompose-sampling.kir")
-            switch c.expectation {
-            case .error(let phrase):
-                expectPassError(.unsupported, phrase) { try runPasses([Decompose()], on: &graph) }
-            case .unchanged:
-                try runPasses([Decompose()], on: &graph)
-                #expect(KIRPrinter.print(graph) == c.input, "case '\(c.label)' changed")
-            case .text(let expected):
-                try runPasses([Decompose()], on: &graph)
-                let printed = KIRPrinter.print(graph)
-                #expect(printed == expected, "case '\(c.label)'; got:\n\(printed)")
-                #expect(try parse(expected) == graph, "case '\(c.label)': the expected text parses to another graph")
-            }
-        }
-    }
-
     struct Case: CustomTestStringConvertible, Sendable {
         var label: String
         var text: String

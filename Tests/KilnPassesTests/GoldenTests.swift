@@ -2,15 +2,18 @@ import KilnIR
 import KilnPasses
 import Testing
 
-/// Text in, text out: every pass against its `Golden/<pass>.kir`, with the verifier after the pass.
+/// Text in, text out: every pass against its `Golden/<pass>.kir` (and the decompositions of each op
+/// group against `Golden/decompose-<group>.kir`), with the verifier after the pass.
 @Suite struct GoldenTests {
-    func check(_ passName: String) throws {
+    /// Runs pass `passName` on every case of `Golden/<file>.kir` (default: the pass's own file).
+    static func check(_ passName: String, file: String? = nil) throws {
         let pass = try #require(PassRegistry.pass(named: passName), "no pass called \(passName)")
-        let cases = try Golden.cases(passName)
+        let name = file ?? passName
+        let cases = try Golden.cases(name)
         #expect(cases.contains { if case .unchanged = $0.expectation { true } else { false } },
-                "\(passName).kir needs a case that must not change")
+                "\(name).kir needs a case that must not change")
         for c in cases {
-            var graph = try parse(c.input, file: "\(passName).kir")
+            var graph = try parse(c.input, file: "\(name).kir")
             switch c.expectation {
             case .error(let phrase):
                 do {
@@ -34,6 +37,8 @@ import Testing
         }
     }
 
+    func check(_ passName: String) throws { try Self.check(passName) }
+
     @Test func deadCodeElimination() throws { try check("dead-code-elimination") }
 
     @Test func commonSubexpressionElimination() throws { try check("common-subexpression-elimination") }
@@ -43,6 +48,9 @@ import Testing
     func constantFolding() throws { try check("constant-folding") }
 
     @Test func decompose() throws { try check("decompose") }
+
+    @Test(arguments: ["math", "shaping", "sampling"])
+    func decomposeOpGroup(_ group: String) throws { try Self.check("decompose", file: "decompose-\(group)") }
 
     @Test func foldBatchNorm() throws { try check("fold-batch-norm") }
 

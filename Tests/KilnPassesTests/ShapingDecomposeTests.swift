@@ -5,34 +5,9 @@ import KilnPasses
 import KilnTensor
 import Testing
 
-/// The decompositions of the shaping ops: text in, text out (`Golden/decompose-shaping.kir`), and
+/// The decompositions of the shaping ops (text in, text out: `GoldenTests` with `Golden/decompose-shaping.kir`):
 /// the numbers before and after decompose agree, on the portable kernels.
 @Suite struct ShapingDecomposeTests {
-    @Test func golden() throws {
-        let cases = try Golden.cases("decompose-shaping")
-        #expect(cases.contains { if case .unchanged = $0.expectation { true } else { false } })
-        for c in cases {
-            var graph = try parse(c.input, file: "decompose-shaping.kir")
-            switch c.expectation {
-            case .error(let phrase):
-                do {
-                    try runPasses([Decompose()], on: &graph)
-                    Issue.record("case '\(c.label)': expected an error containing '\(phrase)', got:\n\(KIRPrinter.print(graph))")
-                } catch let error as PassError {
-                    #expect(error.description.contains(phrase), "case '\(c.label)': \(error)")
-                }
-            case .unchanged:
-                try runPasses([Decompose()], on: &graph)
-                #expect(KIRPrinter.print(graph) == c.input, "case '\(c.label)' changed; got:\n\(KIRPrinter.print(graph))")
-            case .text(let expected):
-                try runPasses([Decompose()], on: &graph)
-                let printed = KIRPrinter.print(graph)
-                #expect(printed == expected, "case '\(c.label)'; got:\n\(printed)")
-                #expect(try parse(expected) == graph, "case '\(c.label)': the expected text parses to another graph")
-            }
-        }
-    }
-
     struct Case: CustomTestStringConvertible, Sendable {
         var label: String
         var text: String
