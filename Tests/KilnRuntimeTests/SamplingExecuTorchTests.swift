@@ -37,12 +37,10 @@ import Testing
             let kiln = try load(compiled.bytes, in: folder).method()([input])
             try Npy.write(input, to: folder.appendingPathComponent("input.npy").path)
             let outputs = folder.appendingPathComponent("executorch")
-            let (status, log) = try python("scripts/pte/run_with_executorch.py", [
-                folder.appendingPathComponent("model.pte").path,
-                "--input", folder.appendingPathComponent("input.npy").path, "--output-dir", outputs.path,
-            ])
-            if log.hasPrefix("SKIP") || log.contains("No module named") {
-                print("SKIP: ExecuTorch runtime not available: \(log.suffix(200))")
+            guard let (status, log) = try runInExecuTorch(folder.appendingPathComponent("model.pte"),
+                                                          inputs: [folder.appendingPathComponent("input.npy")],
+                                                          outputDir: outputs) else {
+                print("SKIP: ExecuTorch runtime not available")
                 return
             }
             #expect(status == 0, "\(log)")
@@ -52,20 +50,5 @@ import Testing
                 #expect(bitwiseDifference(mine, theirs) == nil, "output \(i): \(bitwiseDifference(mine, theirs) ?? "")")
             }
         }
-    }
-
-    /// Runs `python3 script args...` from the repository root; returns (status, output).
-    private func python(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", testsFolder.deletingLastPathComponent().appendingPathComponent(script).path]
-            + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (0, "SKIP: python3 not available (\(error))") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

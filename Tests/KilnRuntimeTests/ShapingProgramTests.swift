@@ -196,23 +196,6 @@ import Testing
 
     // MARK: ExecuTorch
 
-    /// Runs `python3 scripts/pte/run_with_executorch.py`; nil when python3 or the wheel is missing.
-    static func runInExecuTorch(_ model: URL, inputs: [URL], outputDir: URL) throws -> (Int32, String)? {
-        let root = testsFolder.deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root.appendingPathComponent("scripts/pte/run_with_executorch.py").path, model.path]
-            + inputs.flatMap { ["--input", $0.path] } + ["--output-dir", outputDir.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        return output.hasPrefix("SKIP") ? nil : (process.terminationStatus, output)
-    }
-
     /// The core shaping ops and a decomposed attention run in ExecuTorch 1.5.1's portable
     /// kernels: integer and copied results equal Kiln's exactly, float ones within 1e-5.
     @Test(arguments: ["core ops", "attention"])
@@ -228,7 +211,7 @@ import Testing
                 try Npy.write(t, to: paths[i].path)
             }
             let out = folder.appendingPathComponent("et")
-            guard let (status, output) = try Self.runInExecuTorch(model, inputs: paths, outputDir: out) else {
+            guard let (status, output) = try runInExecuTorch(model, inputs: paths, outputDir: out) else {
                 print("SKIP: python3 or the ExecuTorch wheel is not available")
                 return
             }

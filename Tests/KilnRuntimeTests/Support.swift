@@ -85,3 +85,21 @@ func patterned(_ shape: [Int], seed: Int = 0) throws -> Tensor {
     let count = shape.reduce(1, *)
     return try Tensor((0..<count).map { Float(($0 &* 37 &+ seed &* 11) % 101) / 50 - 1 }, shape: shape)
 }
+
+/// Runs `python3 scripts/pte/run_with_executorch.py MODEL --input ... --output-dir DIR` (ExecuTorch's
+/// own runtime); nil when python3, torch or the executorch wheel is missing.
+func runInExecuTorch(_ model: URL, inputs: [URL], outputDir: URL) throws -> (status: Int32, output: String)? {
+    let root = testsFolder.deletingLastPathComponent()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent("scripts/pte/run_with_executorch.py").path, model.path]
+        + inputs.flatMap { ["--input", $0.path] } + ["--output-dir", outputDir.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let output = String(decoding: data, as: UTF8.self)
+    return output.hasPrefix("SKIP") || output.contains("No module named") ? nil : (process.terminationStatus, output)
+}
