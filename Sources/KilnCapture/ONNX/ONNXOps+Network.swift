@@ -1,0 +1,297 @@
+import KilnIR
+import KilnOps
+import KilnTensor
+
+extension ONNXOps {
+    static let network: [String: Rule] = [
+        "Softmax": softmax("softmax.int"),
+        "LogSoftmax": softmax("log_softmax.int"),
+        "MatMul": { g, n in try g.call("matmul", [try n.input(0), try n.input(1)], location: n.location) },
+        "Gemm": { g, n in
+            var a = try n.input(0)
+            var b = try n.input(1)
+            if n.int("transA", 0) != 0 { a = try g.call("permute_copy", [a], ["dims": .intList([1, 0])], location: n.location)[0] }
+            if n.int("transB", 0) != 0 { b = try g.call("permute_copy", [b], ["dims": .intList([1, 0])], location: n.location)[0] }
+            let alpha = n.float("alpha", 1)
+            let beta = n.float("beta", 1)
+            if let c = n.optionalInput(2) {
+                return try g.call("addmm", [c, a, b], ["beta": .float(beta), "alpha": .float(alpha)], location: n.location)
+            }
+            let y = try g.call("mm", [a, b], location: n.location)
+            return alpha == 1 ? y : try g.call("mul.Scalar", [y[0]], ["other": .float(alpha)], location: n.location)
+        },
+        "Conv": { g, n in try convolution(&g, n, transposed: false) },
+        "ConvTranspose": { g, n in try convolution(&g, n, transposed: true) },
+        "MaxPool": { g, n in
+            guard n.outputCount <= 1 else { throw n.fail(.unsupportedUse, "MaxPool's Indices output is not supported") }
+            guard n.int("storage_order", 0) == 0 else { throw n.fail(.unsupportedUse, "storage_order 1 is not supported") }
+            let x = try n.input(0)
+            let (kernel, stride, dilation) = try windows(g, n, x)
+            var (pad, input) = try padding(&g, n, x, kernel: kernel, stride: stride, dilation: dilation, fill: -Double.infinity)
+            if zip(pad, kernel).contains(where: { $0 > $1 / 2 }) {
+                input = try g.call("constant_pad_nd", [input], ["pad": .intList([pad[1], pad[1], pad[0], pad[0]]),
+                                                                "value": .float(-Double.infinity)], location: n.location)[0]
+                pad = [0, 0]
+            }
+            return try g.call("max_pool2d", [input], ["kernel_size": .intList(kernel), "stride": .intList(stride),
+                                                      "padding": .intList(pad), "dilation": .intList(dilation),
+                                                      "ceil_mode": .bool(n.int("ceil_mode", 0) != 0)], location: n.location)
+        },
+        "AveragePool": { g, n in
+            let x = try n.input(0)
+            let (kernel, stride, dilation) = try windows(g, n, x)
+            guard dilation.allSatisfy({ $0 == 1 }) else { throw n.fail(.unsupportedUse, "dilated AveragePool is not supported") }
+            let include = n.int("count_include_pad", 0) != 0
+            let (pad, input) = try padding(&g, n, x, kernel: kernel, stride: stride, dilation: dilation, fill: 0,
+                                           asymmetricAllowed: include)
+            return try g.call("avg_pool2d", [input], ["kernel_size": .intList(kernel), "stride": .intList(stride),
+                                                      "padding": .intList(pad), "ceil_mode": .bool(n.int("ceil_mode", 0) != 0),
+                                                      "count_include_pad": .bool(include)], location: n.location)
+        },
+        "GlobalAveragePool": { g, n in
+            let x = try n.input(0)
+            let rank = g.type(of: x).rank
+            return try g.call("mean.dim", [x], ["dim": .intList(Array(2..<max(rank, 2))), "keepdim": .bool(true)],
+                              location: n.location)
+        },
+        "BatchNormalization": { g, n in
+            guard n.outputCount <= 1, n.int("training_mode", 0) == 0 else {
+                throw n.fail(.unsupportedUse, "training-mode BatchNormalization is not supported")
+            }
+            return try g.call("batch_norm", [try n.input(0), try n.input(1), try n.input(2), try n.input(3), try n.input(4)],
+                              ["training": .bool(false), "momentum": .float(0.1), "eps": .float(n.float("epsilon", 1e-5)),
+                               "cudnn_enabled": .bool(false)], location: n.location)
+        },
+        "LayerNormalization": { g, n in
+            let x = try n.input(0)
+            let shape = g.type(of: x).shape
+            let axis = try normalizeAxis(n.int("axis", -1), rank: shape.count)
+            var normalized: [Int] = []
+            for d in shape[axis...] {
+                guard let v = d.staticValue else { throw n.fail(.unsupportedUse, "LayerNormalization over a free dim") }
+                normalized.append(v)
+            }
+            let eps = n.float("epsilon", 1e-5)
+            if n.outputCount > 1 {
+                return try g.call("native_layer_norm", [x, try n.input(1), n.optionalInput(2)],
+                                  ["normalized_shape": .intList(normalized), "eps": .float(eps)], location: n.location)
+            }
+            return try g.call("layer_norm", [x, try n.input(1), n.optionalInput(2)],
+                              ["normalized_shape": .intList(normalized), "eps": .float(eps)], location: n.location)
+        },
+        "ReduceMean": reduce("mean.dim", inputFrom: 18),
+        "ReduceSum": reduce("sum.dim_IntList", inputFrom: 13),
+        "ReduceMax": reduce("amax", inputFrom: 18),
+        "ArgMax": { g, n in
+            guard n.int("select_last_index", 0) == 0 else { throw n.fail(.unsupportedUse, "select_last_index 1 is not supported") }
+            let x = try n.input(0)
+            let axis = try normalizeAxis(n.int("axis", 0), rank: g.type(of: x).rank)
+            return try g.call("argmax", [x], ["dim": .int(axis), "keepdim": .bool(n.int("keepdims", 1) != 0)], location: n.location)
+        },
+        "Resize": { g, n in try resize(&g, n) },
+        "QuantizeLinear": { g, n in try quantize(&g, n, dequantize: false) },
+        "DequantizeLinear": { g, n in try quantize(&g, n, dequantize: true) },
+    ]
+
+    static func softmax(_ op: String) -> Rule {
+        { g, n in
+            let x = try n.input(0)
+            let rank = g.type(of: x).rank
+            let axis = try normalizeAxis(n.int("axis", n.opset < 13 ? 1 : -1), rank: rank)
+            if n.opset >= 13 || axis == rank - 1 {
+                return try g.call(op, [x], ["dim": .int(axis)], location: n.location)
+            }
+            // Before opset 13 the input is flattened to 2-D at `axis`.
+            let shape = try g.staticShape(x, "Softmax before opset 13")
+            let flat = try g.call("reshape", [x], ["shape": .intList([shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)])],
+                                  location: n.location)[0]
+            let y = try g.call(op, [flat], ["dim": .int(1)], location: n.location)[0]
+            return try g.call("reshape", [y], ["shape": .intList(shape)], location: n.location)
+        }
+    }
+
+    static func reduce(_ op: String, inputFrom version: Int) -> Rule {
+        { g, n in
+            let x = try n.input(0)
+            let type = g.type(of: x)
+            var axes = n.opset < version ? n.ints("axes") : try n.ints(1, "axes")
+            if axes == [] { axes = nil }
+            if axes == nil, n.int("noop_with_empty_axes", 0) != 0 { return [x] }
+            let all = Array(0..<type.rank)
+            let keep = n.int("keepdims", 1) != 0
+            let r = try g.call(op, [x], ["dim": .intList(axes ?? all), "keepdim": .bool(keep)], location: n.location)
+            return try g.cast(r[0], to: type.dtype, n)
+        }
+    }
+
+    /// Kernel, strides and dilations of a 2-D window op.
+    static func windows(_ g: GraphImport, _ n: ONNXNode, _ x: ONNXValue) throws(ONNXError) -> ([Int], [Int], [Int]) {
+        guard g.type(of: x).rank == 4 else {
+            throw n.fail(.unsupportedUse, "only 2-D \(n.proto.opType) (4-D input) is supported; the input is \(g.type(of: x))")
+        }
+        guard let kernel = n.ints("kernel_shape"), kernel.count == 2 else {
+            throw n.fail(.invalidAttribute, "attribute 'kernel_shape' must give 2 sizes")
+        }
+        return (kernel, n.ints("strides") ?? [1, 1], n.ints("dilations") ?? [1, 1])
+    }
+
+    /// Symmetric padding for a window op, padding the input explicitly when ONNX's pads are
+    /// asymmetric (`auto_pad` SAME_UPPER/SAME_LOWER, or explicit pads).
+    static func padding(_ g: inout GraphImport, _ n: ONNXNode, _ x: ONNXValue, kernel: [Int], stride: [Int], dilation: [Int],
+                        fill: Double, asymmetricAllowed: Bool = true) throws(ONNXError) -> ([Int], ONNXValue) {
+        let autoPad = n.string("auto_pad", "NOTSET")
+        var begin = [0, 0]
+        var end = [0, 0]
+        switch autoPad {
+        case "NOTSET":
+            let pads = n.ints("pads") ?? [0, 0, 0, 0]
+            guard pads.count == 4 else { throw n.fail(.invalidAttribute, "attribute 'pads' must have 4 values") }
+            begin = [pads[0], pads[1]]
+            end = [pads[2], pads[3]]
+        case "VALID":
+            break
+        case "SAME_UPPER", "SAME_LOWER":
+            let shape = try g.staticShape(x, "auto_pad \(autoPad)")
+            for i in 0..<2 {
+                let input = shape[2 + i]
+                let out = (input + stride[i] - 1) / stride[i]
+                let total = max(0, (out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - input)
+                begin[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                end[i] = total - begin[i]
+            }
+        default:
+            throw n.fail(.invalidAttribute, "attribute 'auto_pad' is '\(autoPad)'")
+        }
+        if begin == end { return (begin, x) }
+        guard asymmetricAllowed else {
+            throw n.fail(.unsupportedUse, "asymmetric pads \(begin + end) are not supported here")
+        }
+        let dtype = g.type(of: x).dtype
+        let padded = try g.call("constant_pad_nd", [x], ["pad": .intList([begin[1], end[1], begin[0], end[0]]),
+                                                         "value": dtype.isFloatingPoint ? .float(fill) : .int(0)],
+                                location: n.location)[0]
+        return ([0, 0], padded)
+    }
+
+    static func convolution(_ g: inout GraphImport, _ n: ONNXNode, transposed: Bool) throws(ONNXError) -> [ONNXValue?] {
+        let x = try n.input(0)
+        let w = try n.input(1)
+        let rank = g.type(of: x).rank
+        guard rank == 4 else {
+            throw n.fail(.unsupportedUse, "only 2-D \(n.proto.opType) (4-D input) is supported; the input is \(g.type(of: x))")
+        }
+        let wShape = g.type(of: w).shape.compactMap(\.staticValue)
+        let kernel = n.ints("kernel_shape") ?? Array(wShape.suffix(2))
+        let stride = n.ints("strides") ?? [1, 1]
+        let dilation = n.ints("dilations") ?? [1, 1]
+        let group = n.int("group", 1)
+        if transposed {
+            guard !n.has("output_shape") else { throw n.fail(.unsupportedUse, "ConvTranspose output_shape is not supported") }
+            let autoPad = n.string("auto_pad", "NOTSET")
+            guard autoPad == "NOTSET" || autoPad == "VALID" else {
+                throw n.fail(.unsupportedUse, "ConvTranspose auto_pad \(autoPad) is not supported")
+            }
+            let pads = autoPad == "VALID" ? [0, 0, 0, 0] : (n.ints("pads") ?? [0, 0, 0, 0])
+            guard pads.count == 4, pads[0] == pads[2], pads[1] == pads[3] else {
+                throw n.fail(.unsupportedUse, "ConvTranspose with asymmetric pads \(pads) is not supported")
+            }
+            return try g.call("convolution", [x, w, n.optionalInput(2)],
+                              ["stride": .intList(stride), "padding": .intList([pads[0], pads[1]]),
+                               "dilation": .intList(dilation), "transposed": .bool(true),
+                               "output_padding": .intList(n.ints("output_padding") ?? [0, 0]), "groups": .int(group)],
+                              location: n.location)
+        }
+        let (pad, input) = try padding(&g, n, x, kernel: kernel, stride: stride, dilation: dilation, fill: 0)
+        return try g.call("convolution", [input, w, n.optionalInput(2)],
+                          ["stride": .intList(stride), "padding": .intList(pad), "dilation": .intList(dilation),
+                           "transposed": .bool(false), "output_padding": .intList([0, 0]), "groups": .int(group)],
+                          location: n.location)
+    }
+
+    static func resize(_ g: inout GraphImport, _ n: ONNXNode) throws(ONNXError) -> [ONNXValue?] {
+        let x = try n.input(0)
+        let shape = try g.staticShape(x, "Resize")
+        guard shape.count == 4 else { throw n.fail(.unsupportedUse, "only 4-D Resize is supported") }
+        guard n.int("antialias", 0) == 0 else { throw n.fail(.unsupportedUse, "antialias is not supported") }
+        let scalesIndex = n.opset < 11 ? 1 : 2
+        var scales: [Double]?
+        if let t = try n.constant(scalesIndex, "scales"), t.elementCount > 0 { scales = t.floatValues().map(Double.init) }
+        var sizes = n.opset < 11 ? nil : try n.ints(3, "sizes")
+        if sizes == [] { sizes = nil }
+        if let axes = n.ints("axes"), axes != [0, 1, 2, 3] { throw n.fail(.unsupportedUse, "Resize axes \(axes)") }
+        let mode = n.string("mode", "nearest")
+        let transform = n.string("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel")
+        var size: [Int]
+        if let sizes {
+            guard sizes.count == 4, sizes[0] == shape[0], sizes[1] == shape[1] else {
+                throw n.fail(.unsupportedUse, "Resize must keep N and C; sizes are \(sizes)")
+            }
+            size = Array(sizes[2...])
+            scales = nil
+        } else if let s = scales {
+            guard s.count == 4, s[0] == 1, s[1] == 1 else { throw n.fail(.unsupportedUse, "Resize must keep N and C; scales are \(s)") }
+            size = [Int((Double(shape[2]) * s[2]).rounded(.down)), Int((Double(shape[3]) * s[3]).rounded(.down))]
+        } else {
+            throw n.fail(.invalidAttribute, "Resize needs scales or sizes")
+        }
+        let factors: Argument<ValueID> = scales.map { .floatList(Array($0[2...])) } ?? .none
+        let outputSize: Argument<ValueID> = scales == nil ? .intList(size) : .none
+        switch mode {
+        case "nearest":
+            let nearest = n.string("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor")
+            guard transform == "asymmetric", nearest == "floor" else {
+                throw n.fail(.unsupportedUse, "nearest Resize needs coordinate_transformation_mode asymmetric and nearest_mode floor "
+                             + "(got \(transform), \(nearest))")
+            }
+            return try g.call("upsample_nearest2d.vec", [x], ["output_size": outputSize, "scale_factors": factors], location: n.location)
+        case "linear":
+            guard ["half_pixel", "pytorch_half_pixel", "align_corners"].contains(transform) else {
+                throw n.fail(.unsupportedUse, "linear Resize with coordinate_transformation_mode \(transform)")
+            }
+            let align = transform == "align_corners"
+            return try g.call("upsample_bilinear2d.vec", [x], ["output_size": align ? .intList(size) : outputSize,
+                                                               "align_corners": .bool(align),
+                                                               "scale_factors": align ? .none : factors], location: n.location)
+        default:
+            throw n.fail(.unsupportedUse, "Resize mode '\(mode)'")
+        }
+    }
+
+    static func quantize(_ g: inout GraphImport, _ n: ONNXNode, dequantize: Bool) throws -> [ONNXValue?] {
+        let x = try n.input(0)
+        guard let scale = try n.constant(1, "scale") else { throw n.fail(.invalidAttribute, "the scale is required") }
+        let zeroPoint = try n.constant(2, "zero_point")
+        guard n.int("block_size", 0) == 0 else { throw n.fail(.unsupportedUse, "blocked quantization is not supported") }
+        let qtype: DType = dequantize ? g.type(of: x).dtype
+            : (zeroPoint?.dtype ?? (n.has("output_dtype") ? ONNXTensor.dtype(Int32(clamping: n.int("output_dtype", 2))) ?? .uint8 : .uint8))
+        guard let range = qtype.integerRange, qtype != .int64 else {
+            throw n.fail(.unsupportedDType, "quantized type \(qtype) is not supported")
+        }
+        let qmin = Argument<ValueID>.int(Int(range.lowerBound))
+        let qmax = Argument<ValueID>.int(Int(range.upperBound))
+        let loc = n.location
+        if scale.elementCount == 1 {
+            let s = Argument<ValueID>.float(Double(scale.floatValues()[0]))
+            let zp = Argument<ValueID>.int(zeroPoint.map { Int($0.floatValues()[0]) } ?? 0)
+            if dequantize {
+                return try g.call("quantized_decomposed.dequantize_per_tensor", [x],
+                                  ["scale": s, "zero_point": zp, "quant_min": qmin, "quant_max": qmax, "dtype": .dtype(qtype),
+                                   "out_dtype": .dtype(scale.dtype)], location: loc)
+            }
+            return try g.call("quantized_decomposed.quantize_per_tensor", [x],
+                              ["scale": s, "zero_point": zp, "quant_min": qmin, "quant_max": qmax, "dtype": .dtype(qtype)],
+                              location: loc)
+        }
+        let axis = try normalizeAxis(n.int("axis", 1), rank: g.type(of: x).rank)
+        let scales = ONNXValue.constant(scale)
+        let zps: ONNXValue = .constant(try Tensor((zeroPoint?.floatValues() ?? Array(repeating: 0, count: scale.elementCount)).map { Int64($0) },
+                                                   shape: [scale.elementCount]))
+        if dequantize {
+            return try g.call("quantized_decomposed.dequantize_per_channel", [x, scales, zps],
+                              ["axis": .int(axis), "quant_min": qmin, "quant_max": qmax, "dtype": .dtype(qtype),
+                               "out_dtype": .dtype(scale.dtype)], location: loc)
+        }
+        return try g.call("quantized_decomposed.quantize_per_channel", [x, scales, zps],
+                          ["axis": .int(axis), "quant_min": qmin, "quant_max": qmax, "dtype": .dtype(qtype)], location: loc)
+    }
+}

@@ -1,0 +1,145 @@
+// Runs ONNX's own node tests (onnx/backend/test/data/node in an installed onnx wheel) through
+// Kiln: import each model.onnx, compile it to a .pte and run it in the runtime (or, when it
+// cannot compile, in the graph evaluator), and compare with test_data_set_0's outputs.
+//
+//   KilnONNXNodeTests [NODE_DIR] [--verbose]
+//
+// Prints `N passed, N failed, N skipped`, the skips grouped by reason and by op, and the
+// failures. Exits 1 when any case crashes the process (it does not return) or, with
+// --require-rate R, when fewer than R percent of the denominator pass.
+import Foundation
+import KilnCapture
+import KilnEmit
+import KilnIR
+import KilnPasses
+import KilnRuntime
+import KilnTensor
+
+let arguments = CommandLine.arguments.dropFirst()
+let verbose = arguments.contains("--verbose")
+var requiredRate: Double?
+if let i = arguments.firstIndex(of: "--require-rate"), arguments.index(after: i) < arguments.endIndex {
+    requiredRate = Double(arguments[arguments.index(after: i)])
+}
+guard let root = arguments.first(where: { !$0.hasPrefix("--") && Double($0) == nil }) else {
+    print("usage: KilnONNXNodeTests NODE_DIR [--verbose] [--require-rate PERCENT]")
+    exit(2)
+}
+
+let fm = FileManager.default
+let cases = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("test_") }.sorted()
+let supported = ONNXImporter.supportedOpTypes
+let temp = NSTemporaryDirectory() + "kiln-onnx-node-\(getpid())"
+try? fm.createDirectory(atPath: temp, withIntermediateDirectories: true)
+defer { try? fm.removeItem(atPath: temp) }
+
+enum Outcome { case passed(String), failed(String), skipped(String) }
+
+func tensors(_ folder: String, _ prefix: String) throws -> [Tensor] {
+    let files = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(prefix) && $0.hasSuffix(".pb") }
+    let sorted = files.sorted { Int($0.dropFirst(prefix.count).dropLast(3)) ?? 0 < Int($1.dropFirst(prefix.count).dropLast(3)) ?? 0 }
+    return try sorted.map { try ONNXImporter.readTensor(path: folder + "/" + $0) }
+}
+
+func difference(_ got: Tensor, _ want: Tensor) -> String? {
+    guard got.dtype == want.dtype else { return "dtype \(got.dtype), expected \(want.dtype)" }
+    guard got.shape == want.shape else { return "shape \(got.shape), expected \(want.shape)" }
+    if want.dtype.isFloatingPoint {
+        for (i, (a, b)) in zip(got.floatValues(), want.floatValues()).enumerated() {
+            if a.isNaN && b.isNaN { continue }
+            if a == b { continue }
+            if abs(a - b) > 1e-5 + 1e-3 * abs(b) || a.isNaN != b.isNaN { return "element \(i) is \(a), expected \(b)" }
+        }
+        return nil
+    }
+    let same = got.withUnsafeRawBytes { g in want.withUnsafeRawBytes { w in g.elementsEqual(w) } }
+    return same ? nil : "values differ (exact comparison)"
+}
+
+func run(_ name: String) -> (Outcome, inDenominator: Bool, ops: [String]) {
+    let dir = root + "/" + name
+    let model = dir + "/model.onnx"
+    let ops: [String]
+    do { ops = try ONNXImporter.opTypes(path: model) } catch { return (.skipped("model unreadable"), false, []) }
+    let unmapped = Set(ops).subtracting(supported)
+    let expectedOutputs: [Tensor]
+    let inputs: [Tensor]
+    do {
+        inputs = try tensors(dir + "/test_data_set_0", "input_")
+        expectedOutputs = try tensors(dir + "/test_data_set_0", "output_")
+    } catch let e as ONNXError where e.kind == .unsupportedDType {
+        return (.skipped(unmapped.isEmpty ? "dtype" : "op not mapped"), false, ops)
+    } catch {
+        return (.skipped("other: test data unreadable"), false, ops)
+    }
+    if !unmapped.isEmpty { return (.skipped("op not mapped"), false, ops) }
+    let graph: Graph
+    do {
+        graph = try ONNXImporter.import(path: model)
+    } catch {
+        if error.kind == .unsupportedDType { return (.skipped("dtype"), false, ops) }
+        return (.failed("import: \(error.message)\(error.node.map { " (node \($0))" } ?? "")"), true, ops)
+    }
+    var outputs: [Tensor]
+    var how = "runtime"
+    do {
+        let compiled = try KilnCompiler.compile(graph)
+        let path = temp + "/\(name).pte"
+        try FileIO.writeAtomically(compiled.bytes, to: path)
+        defer { try? fm.removeItem(atPath: path) }
+        outputs = try Program.load(path: path).method()(inputs)
+    } catch let compileError {
+        how = "evaluator"
+        do {
+            var g = graph
+            try Decompose(allowPartial: true).run(&g)
+            outputs = try GraphEvaluator(g).run(inputs).outputs
+        } catch {
+            return (.failed("compile: \(compileError); evaluate: \(error)"), true, ops)
+        }
+    }
+    guard outputs.count == expectedOutputs.count else {
+        return (.failed("\(how): \(outputs.count) outputs, expected \(expectedOutputs.count)"), true, ops)
+    }
+    for (i, (got, want)) in zip(outputs, expectedOutputs).enumerated() {
+        if let d = difference(got, want) { return (.failed("\(how): output \(i): \(d)"), true, ops) }
+    }
+    return (.passed(how), true, ops)
+}
+
+var passed = 0, failed = 0, skipped = 0, denominator = 0, passedInDenominator = 0
+var viaEvaluator = 0
+var skipReasons: [String: Int] = [:]
+var skipOps: [String: Int] = [:]
+var failures: [String] = []
+for name in cases {
+    let (outcome, inDenominator, ops) = run(name)
+    if inDenominator { denominator += 1 }
+    switch outcome {
+    case .passed(let how):
+        passed += 1
+        if inDenominator { passedInDenominator += 1 }
+        if how == "evaluator" { viaEvaluator += 1 }
+    case .failed(let why):
+        failed += 1
+        failures.append("\(name): \(why)")
+    case .skipped(let why):
+        skipped += 1
+        skipReasons[why, default: 0] += 1
+        if why == "op not mapped" { for op in Set(ops).subtracting(supported) { skipOps[op, default: 0] += 1 } }
+    }
+    if verbose { print(name, outcome) }
+}
+print("onnx node tests: \(passed) passed, \(failed) failed, \(skipped) skipped (of \(cases.count); "
+      + "\(viaEvaluator) of the passes ran in the evaluator because they did not compile)")
+let rate = denominator == 0 ? 0 : 100 * Double(passedInDenominator) / Double(denominator)
+print(String(format: "denominator (every op mapped, every dtype Kiln has): %d cases, %d passed (%.1f%%); overall %.1f%%",
+             denominator, passedInDenominator, rate, cases.isEmpty ? 0 : 100 * Double(passed) / Double(cases.count)))
+print("skipped by reason: " + skipReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+print("skipped by unmapped op (cases): " + skipOps.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+print("failures:")
+for f in failures { print("  " + f) }
+if let requiredRate, rate < requiredRate {
+    print("fewer than \(requiredRate)% of the denominator pass")
+    exit(1)
+}
