@@ -39,6 +39,10 @@ public struct ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
     public var file: String?
     /// The node at fault: `'conv1' (Conv)`.
     public var node: String?
+    /// For `.unsupportedUse` errors about a value that must be known at import time (a shape,
+    /// axes, pads): that value's ONNX name. Binding it with `constantInputs` when it is a graph
+    /// input lets the import proceed.
+    public var constantNeeded: String?
 
     public init(_ kind: Kind, _ message: String, file: String? = nil, node: String? = nil) {
         self.kind = kind

@@ -22,10 +22,15 @@ public enum ONNXImporter {
     /// ONNX shape has free dims (a range makes a bounded symbol).
     /// - Throws: ``ONNXError`` naming the file and, where one is at fault, the node, op type and
     ///   input or attribute.
-    public static func `import`(path: String, inputShapes: [String: [ONNXInputDim]] = [:]) throws(ONNXError) -> Graph {
+    ///
+    /// `constantInputs` binds graph inputs to fixed values: they become constants (ONNX's node
+    /// tests give shapes and axes as inputs; Kiln needs those known at import time).
+    public static func `import`(path: String, inputShapes: [String: [ONNXInputDim]] = [:],
+                                constantInputs: [String: Tensor] = [:]) throws(ONNXError) -> Graph {
         let model: Onnx_ModelProto = try parse(path: path)
         do {
-            return try importModel(model, directory: directory(of: path), inputShapes: inputShapes)
+            return try importModel(model, directory: directory(of: path), inputShapes: inputShapes,
+                                   constantInputs: constantInputs)
         } catch {
             var e = error
             e.file = path
@@ -34,8 +39,8 @@ public enum ONNXImporter {
     }
 
     /// Imports an already-read model (`directory` resolves external data).
-    static func importModel(_ model: Onnx_ModelProto, directory: String,
-                            inputShapes: [String: [ONNXInputDim]]) throws(ONNXError) -> Graph {
+    static func importModel(_ model: Onnx_ModelProto, directory: String, inputShapes: [String: [ONNXInputDim]],
+                            constantInputs: [String: Tensor] = [:]) throws(ONNXError) -> Graph {
         guard model.hasGraph else { throw ONNXError(.invalidModel, "the model has no graph") }
         var opset: Int?
         for o in model.opsetImport where o.domain == "" || o.domain == "ai.onnx" {
@@ -48,7 +53,7 @@ public enum ONNXImporter {
             throw ONNXError(.invalidModel, "the model uses opset \(opset); Kiln imports opsets 1 to \(maxOpset)")
         }
         var importer = GraphImport(graph: model.graph, opset: opset, directory: directory)
-        return try importer.run(inputShapes: inputShapes)
+        return try importer.run(inputShapes: inputShapes, constantInputs: constantInputs)
     }
 
     /// Reads a serialized `TensorProto` file (ONNX test data `input_0.pb`, `output_0.pb`).
@@ -114,12 +119,19 @@ struct GraphImport {
         self.directory = directory
     }
 
-    mutating func run(inputShapes: [String: [ONNXInputDim]]) throws(ONNXError) -> Graph {
+    mutating func run(inputShapes: [String: [ONNXInputDim]], constantInputs: [String: Tensor]) throws(ONNXError) -> Graph {
         // Initializers.
         var initialized = Set<String>()
         for t in proto.initializer {
             env[t.name] = .constant(try ONNXTensor.decode(t, directory: directory, what: "initializer"))
             initialized.insert(t.name)
+        }
+        for (name, t) in constantInputs {
+            guard proto.input.contains(where: { $0.name == name }) else {
+                throw ONNXError(.inputShape, "a constant is given for '\(name)', which is not an input of the model")
+            }
+            env[name] = .constant(t)
+            initialized.insert(name)
         }
         // Inputs (an input that is also an initializer is a constant).
         var symbolCount = 0
@@ -385,5 +397,12 @@ extension ONNXImporter {
     public static func opTypes(path: String) throws(ONNXError) -> [String] {
         let model: Onnx_ModelProto = try parse(path: path)
         return model.graph.node.map { $0.domain.isEmpty || $0.domain == "ai.onnx" ? $0.opType : "\($0.domain).\($0.opType)" }
+    }
+
+    /// The names of a model's graph inputs that are not initializers, in order.
+    public static func inputNames(path: String) throws(ONNXError) -> [String] {
+        let model: Onnx_ModelProto = try parse(path: path)
+        let initialized = Set(model.graph.initializer.map(\.name))
+        return model.graph.input.map(\.name).filter { !initialized.contains($0) }
     }
 }

@@ -7,9 +7,9 @@ import KilnTensor
 struct ONNXNode {
     let proto: Onnx_NodeProto
     /// Inputs in order; nil for an absent (empty-named or missing) optional input.
-    let inputs: [ONNXValue?]
+    private(set) var inputs: [ONNXValue?]
     let opset: Int
-    private let attributes: [String: Onnx_AttributeProto]
+    private var attributes: [String: Onnx_AttributeProto]
 
     init(proto: Onnx_NodeProto, import state: GraphImport) {
         self.proto = proto
@@ -30,6 +30,24 @@ struct ONNXNode {
         ONNXError(kind, message)
     }
 
+    /// This node as its 2-D form, for a 1-D conv or pool: `inputs` replaced (the caller adds
+    /// the unit H dim) and each window attribute given a leading unit entry (pads: zeros).
+    func liftedTo2D(inputs lifted: [ONNXValue?]) -> ONNXNode {
+        var copy = self
+        copy.inputs = lifted
+        for name in ["kernel_shape", "strides", "dilations", "output_padding", "pads"] {
+            guard var a = attributes[name] else { continue }
+            let lead: Int64 = name == "pads" || name == "output_padding" ? 0 : 1
+            if name == "pads", a.ints.count == 2 {
+                a.ints = [0, a.ints[0], 0, a.ints[1]]
+            } else if a.ints.count == 1 {
+                a.ints = [lead, a.ints[0]]
+            }
+            copy.attributes[name] = a
+        }
+        return copy
+    }
+
     // MARK: - Inputs
 
     func input(_ i: Int) throws(ONNXError) -> ONNXValue {
@@ -47,8 +65,10 @@ struct ONNXNode {
     func constant(_ i: Int, _ what: String) throws(ONNXError) -> Tensor? {
         guard let v = optionalInput(i) else { return nil }
         guard case .constant(let t) = v else {
-            throw fail(.unsupportedUse, "input \(i) (\(what)) must be a constant at import time (an initializer, "
-                       + "a Constant, or computed from static shapes); here it depends on graph inputs")
+            var e = fail(.unsupportedUse, "input \(i) ('\(proto.input[i])', \(what)) must be a constant at import time (an "
+                         + "initializer, a Constant, or computed from static shapes); here it depends on graph inputs")
+            e.constantNeeded = proto.input[i]
+            throw e
         }
         return t
     }

@@ -20,9 +20,9 @@ extension ONNXOps {
             let y = try g.call("mm", [a, b], location: n.location)
             return alpha == 1 ? y : try g.call("mul.Scalar", [y[0]], ["other": .float(alpha)], location: n.location)
         },
-        "Conv": { g, n in try convolution(&g, n, transposed: false) },
-        "ConvTranspose": { g, n in try convolution(&g, n, transposed: true) },
-        "MaxPool": { g, n in
+        "Conv": oneOrTwoD(weighted: true) { g, n in try convolution(&g, n, transposed: false) },
+        "ConvTranspose": oneOrTwoD(weighted: true) { g, n in try convolution(&g, n, transposed: true) },
+        "MaxPool": oneOrTwoD(weighted: false) { g, n in
             guard n.outputCount <= 1 else { throw n.fail(.unsupportedUse, "MaxPool's Indices output is not supported") }
             guard n.int("storage_order", 0) == 0 else { throw n.fail(.unsupportedUse, "storage_order 1 is not supported") }
             let x = try n.input(0)
@@ -37,7 +37,7 @@ extension ONNXOps {
                                                       "padding": .intList(pad), "dilation": .intList(dilation),
                                                       "ceil_mode": .bool(n.int("ceil_mode", 0) != 0)], location: n.location)
         },
-        "AveragePool": { g, n in
+        "AveragePool": oneOrTwoD(weighted: false) { g, n in
             let x = try n.input(0)
             let (kernel, stride, dilation) = try windows(g, n, x)
             guard dilation.allSatisfy({ $0 == 1 }) else { throw n.fail(.unsupportedUse, "dilated AveragePool is not supported") }
@@ -92,6 +92,28 @@ extension ONNXOps {
         "QuantizeLinear": { g, n in try quantize(&g, n, dequantize: false) },
         "DequantizeLinear": { g, n in try quantize(&g, n, dequantize: true) },
     ]
+
+    /// A 2-D conv/pool rule that also takes 1-D (3-D input): a unit H dim is added to the input
+    /// (and the weight), the rule runs, and the dim is removed again.
+    static func oneOrTwoD(weighted: Bool, _ rule: @escaping Rule) -> Rule {
+        { g, n in
+            let x = try n.input(0)
+            guard g.type(of: x).rank == 3 else { return try rule(&g, n) }
+            var lifted = n.inputs
+            lifted[0] = try g.call("unsqueeze", [x], ["dim": .int(2)], location: n.location)[0]
+            if weighted {
+                lifted[1] = try g.call("unsqueeze", [try n.input(1)], ["dim": .int(2)], location: n.location)[0]
+            }
+            let results = try rule(&g, n.liftedTo2D(inputs: lifted))
+            var out: [ONNXValue?] = []
+            for r in results {
+                out.append(try r.map { v throws(ONNXError) in
+                    try g.call("squeeze.dims", [v], ["dim": .intList([2])], location: n.location)[0]
+                })
+            }
+            return out
+        }
+    }
 
     static func softmax(_ op: String) -> Rule {
         { g, n in
@@ -218,7 +240,25 @@ extension ONNXOps {
         if let t = try n.constant(scalesIndex, "scales"), t.elementCount > 0 { scales = t.floatValues().map(Double.init) }
         var sizes = n.opset < 11 ? nil : try n.ints(3, "sizes")
         if sizes == [] { sizes = nil }
-        if let axes = n.ints("axes"), axes != [0, 1, 2, 3] { throw n.fail(.unsupportedUse, "Resize axes \(axes)") }
+        // `axes` (opset 18) names the dims scales/sizes cover; only H and W may change.
+        if let axes = n.ints("axes") {
+            let normalized = axes.map { $0 < 0 ? $0 + 4 : $0 }
+            guard Set(normalized) == [2, 3] || Set(normalized) == [0, 1, 2, 3], normalized.count == Set(normalized).count else {
+                throw n.fail(.unsupportedUse, "Resize axes \(axes) (only H and W may be resized)")
+            }
+            func full<T>(_ values: [T]?, _ keep: (Int) -> T) -> [T]? {
+                guard let values, values.count == normalized.count else { return values }
+                var out = (0..<4).map(keep)
+                for (a, v) in zip(normalized, values) { out[a] = v }
+                return out
+            }
+            scales = full(scales) { _ in 1.0 }
+            sizes = full(sizes) { shape[$0] }
+        }
+        let policy = n.string("keep_aspect_ratio_policy", "stretch")
+        guard policy == "stretch" || sizes == nil else {
+            throw n.fail(.unsupportedUse, "Resize keep_aspect_ratio_policy '\(policy)' (only 'stretch')")
+        }
         let mode = n.string("mode", "nearest")
         let transform = n.string("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel")
         var size: [Int]
@@ -231,15 +271,28 @@ extension ONNXOps {
         } else if let s = scales {
             guard s.count == 4, s[0] == 1, s[1] == 1 else { throw n.fail(.unsupportedUse, "Resize must keep N and C; scales are \(s)") }
             size = [Int((Double(shape[2]) * s[2]).rounded(.down)), Int((Double(shape[3]) * s[3]).rounded(.down))]
+            if transform == "align_corners", zip(size, [shape[2], shape[3]]).enumerated().contains(where: { i, p in
+                Double(p.1) * s[2 + i] != Double(p.0) }) {
+                // ONNX then maps coordinates with the unrounded output length; torch cannot.
+                throw n.fail(.unsupportedUse, "align_corners Resize with scales that do not give whole sizes")
+            }
         } else {
             throw n.fail(.invalidAttribute, "Resize needs scales or sizes")
+        }
+        if transform == "pytorch_half_pixel", size.contains(1) {
+            throw n.fail(.unsupportedUse, "pytorch_half_pixel Resize to an output length of 1")
         }
         let factors: Argument<ValueID> = scales.map { .floatList(Array($0[2...])) } ?? .none
         let outputSize: Argument<ValueID> = scales == nil ? .intList(size) : .none
         switch mode {
         case "nearest":
             let nearest = n.string("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor")
-            guard transform == "asymmetric", nearest == "floor" else {
+            // With whole upscale factors, half_pixel with either rounding picks floor(x / scale) too.
+            let whole = size[0] % shape[2] == 0 && size[1] % shape[3] == 0
+                && (scales.map { $0[2] == Double(size[0] / shape[2]) && $0[3] == Double(size[1] / shape[3]) } ?? true)
+            let halfPixelWhole = whole && ["half_pixel", "pytorch_half_pixel"].contains(transform)
+                && ["round_prefer_floor", "round_prefer_ceil"].contains(nearest)
+            guard (transform == "asymmetric" && nearest == "floor") || halfPixelWhole else {
                 throw n.fail(.unsupportedUse, "nearest Resize needs coordinate_transformation_mode asymmetric and nearest_mode floor "
                              + "(got \(transform), \(nearest))")
             }

@@ -52,9 +52,18 @@ enum ONNXOps {
                 lo = n.float("min", -Double.infinity)
                 hi = n.float("max", Double.infinity)
             } else {
+                let known = [1, 2].allSatisfy { i in
+                    if case .value? = n.optionalInput(i) { return false }
+                    return true
+                }
+                if !known {
+                    // Bounds computed in the graph: the tensor form.
+                    return try g.call("clamp.Tensor", [x, n.optionalInput(1), n.optionalInput(2)], location: n.location)
+                }
                 lo = try n.scalar(1, "min")
                 hi = try n.scalar(2, "max")
             }
+            if lo.map({ !$0.isFinite && $0 < 0 }) ?? true, hi.map({ !$0.isFinite && $0 > 0 }) ?? true { return [x] }
             func bound(_ v: Double?) -> Argument<ValueID> {
                 guard let v, v.isFinite || dtype.isFloatingPoint else { return .none }
                 return dtype.isFloatingPoint ? .float(v) : .int(Int(v))
