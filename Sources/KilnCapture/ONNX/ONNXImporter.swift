@@ -167,7 +167,8 @@ struct GraphImport {
     }
 
     /// The Kiln type of a graph input, with free dims fixed or bounded by `given`.
-    private func inputType(_ info: Onnx_ValueInfoProto, given: [ONNXInputDim]?, symbolCount: inout Int) throws(ONNXError) -> TensorType {
+    private mutating func inputType(_ info: Onnx_ValueInfoProto, given: [ONNXInputDim]?,
+                                    symbolCount: inout Int) throws(ONNXError) -> TensorType {
         guard info.hasType, case .tensorType(let t)? = info.type.value else {
             throw ONNXError(.invalidModel, "input '\(info.name)' is not a tensor")
         }
@@ -190,13 +191,26 @@ struct GraphImport {
                 }
             }
             var dims: [Dim] = []
-            for g in given {
+            for (i, g) in given.enumerated() {
                 switch g {
                 case .fixed(let n): dims.append(Dim(n))
                 case .range(let r):
-                    let name = "s\(symbolCount)"
-                    symbolCount += 1
-                    dims.append(Dim(Symbol(name, range: r)))
+                    // A named free dim (dim_param) is one symbol wherever the model uses that name.
+                    var name = "s\(symbolCount)"
+                    if t.hasShape, i < t.shape.dim.count, case .dimParam(let p)? = t.shape.dim[i].value,
+                       Verifier.isValidName(p), p.first?.isLetter == true {
+                        name = p
+                    }
+                    if let existing = builder.graph.symbols.first(where: { $0.name == name }) {
+                        guard existing.range == r else {
+                            throw ONNXError(.inputShape, "input '\(info.name)' dim \(i) ('\(name)') is bounded \(g), "
+                                            + "but an earlier input bounds '\(name)' to \(existing.range.lowerBound)..\(existing.range.upperBound)")
+                        }
+                        dims.append(Dim(existing))
+                    } else {
+                        symbolCount += 1
+                        dims.append(Dim(builder.symbol(name, range: r)))
+                    }
                 }
             }
             return TensorType(dtype, dims)
