@@ -1,0 +1,168 @@
+import Foundation
+import KilnIR
+import KilnPasses
+import KilnTensor
+import Testing
+@testable import KilnCapture
+
+@Suite struct ONNXImporterTests {
+    typealias M = ONNXModel
+
+    /// y = relu(x @ w + b), with w from raw_data and b from float_data.
+    @Test func importsInitializersFromRawAndTypedFields() throws {
+        let model = M.model(nodes: [M.node("MatMul", ["x", "w"], ["h"], name: "mm"),
+                                    M.node("Add", ["h", "b"], ["a"], name: "add"),
+                                    M.node("Relu", ["a"], ["y"], name: "relu")],
+                            inputs: [M.input("x", 1, [1, 2])], outputs: ["y"],
+                            initializers: [M.tensor("w", [1, 2, 3, 4, 5, 6], [2, 3]), M.tensor("b", [0.5, -100, 0], [3], raw: false)])
+        let graph = try ONNXImporter.import(path: try M.write(model))
+        #expect(graph.nodes.map(\.op.name) == ["matmul", "add.Tensor", "relu"])
+        #expect(graph.nodes[0].location?.text == "mm")
+        let x = try Tensor([Float(1), 2], shape: [1, 2])
+        var decomposed = graph
+        try Decompose().run(&decomposed)
+        let y = try GraphEvaluator(decomposed).run([x]).outputs[0]
+        #expect(y.shape == [1, 3])
+        #expect(y.floatValues() == [9.5, 0, 15])   // [1*1+2*4, 1*2+2*5, 1*3+2*6] + b, then relu
+    }
+
+    @Test func mapsExternalDataFromTheModelsFolder() throws {
+        var w = M.tensor("w", [], [2, 2])
+        w.clearRawData()
+        w.dataLocation = .external
+        for (k, v) in [("location", "weights.bin"), ("offset", "8"), ("length", "16")] {
+            var e = Onnx_StringStringEntryProto()
+            e.key = k
+            e.value = v
+            w.externalData.append(e)
+        }
+        let floats: [Float] = [0, 0, 1, 2, 3, 4]
+        let bytes = floats.withUnsafeBytes { [UInt8]($0) }
+        let model = M.model(nodes: [M.node("Mul", ["x", "w"], ["y"])], inputs: [M.input("x", 1, [2, 2])], outputs: ["y"],
+                            initializers: [w])
+        let graph = try ONNXImporter.import(path: try M.write(model, extraFiles: ["weights.bin": bytes]))
+        let constant = try #require(graph.constants.first.flatMap { graph[$0].constantData })
+        #expect(constant.floatValues() == [1, 2, 3, 4])
+        #expect(constant.isBorrowed, "external data is mapped, not copied")
+
+        // A length that does not match the dims is an error naming the tensor.
+        w.externalData[2].value = "12"
+        let bad = M.model(nodes: [M.node("Mul", ["x", "w"], ["y"])], inputs: [M.input("x", 1, [2, 2])], outputs: ["y"],
+                          initializers: [w])
+        let error = try expectError { try ONNXImporter.import(path: try M.write(bad, extraFiles: ["weights.bin": bytes])) }
+        #expect(error.kind == .tensorSize)
+        #expect(error.message.contains("'w'"))
+    }
+
+    /// Shape → Gather → Concat → Reshape folds into one reshape with a constant shape.
+    @Test func foldsShapeSubgraphs() throws {
+        let model = M.model(nodes: [M.node("Shape", ["x"], ["s"]),
+                                    M.node("Gather", ["s", "zero"], ["batch"], int: ["axis": 0]),
+                                    M.node("Unsqueeze", ["batch", "axes"], ["b1"]),
+                                    M.node("Concat", ["b1", "minus1"], ["shape"], int: ["axis": 0]),
+                                    M.node("Reshape", ["x", "shape"], ["y"], name: "flatten")],
+                            inputs: [M.input("x", 1, [2, 3, 4])], outputs: ["y"],
+                            initializers: [scalarInt64("zero", 0), M.int64s("axes", [0]), M.int64s("minus1", [-1])])
+        let graph = try ONNXImporter.import(path: try M.write(model))
+        #expect(graph.nodes.map(\.op.name) == ["reshape"])
+        #expect(graph.type(of: graph.outputs[0]).staticShape == [2, 12])
+    }
+
+    /// Unsqueeze's axes are an attribute before opset 13 and an input from 13.
+    @Test func readsAttributesThatBecameInputs() throws {
+        let old = M.model(nodes: [M.node("Unsqueeze", ["x"], ["y"], ints: ["axes": [0, 3]])],
+                          inputs: [M.input("x", 1, [2, 3])], outputs: ["y"], opset: 11)
+        let new = M.model(nodes: [M.node("Unsqueeze", ["x", "axes"], ["y"])],
+                          inputs: [M.input("x", 1, [2, 3])], outputs: ["y"], initializers: [M.int64s("axes", [0, 3])], opset: 13)
+        for model in [old, new] {
+            let graph = try ONNXImporter.import(path: try M.write(model))
+            #expect(graph.type(of: graph.outputs[0]).staticShape == [1, 2, 3, 1])
+        }
+    }
+
+    @Test func freeDimsNeedAnInputShape() throws {
+        let model = M.model(nodes: [M.node("Relu", ["x"], ["y"])], inputs: [M.input("x", 1, [nil, 4], params: ["batch"])],
+                            outputs: ["y"])
+        let path = try M.write(model)
+        let error = try expectError { try ONNXImporter.import(path: path) }
+        #expect(error.kind == .inputShape)
+        #expect(error.message.contains("input 'x' dim 0 ('batch') is free"))
+        let fixed = try ONNXImporter.import(path: path, inputShapes: ["x": [.fixed(3), .fixed(4)]])
+        #expect(fixed.type(of: fixed.inputs[0]).staticShape == [3, 4])
+        let bounded = try ONNXImporter.import(path: path, inputShapes: ["x": [.range(1...8), .fixed(4)]])
+        #expect(bounded.symbols.map(\.name) == ["batch"])
+        #expect(bounded.symbols.first?.range == 1...8)
+        let wrong = try expectError { try ONNXImporter.import(path: path, inputShapes: ["x": [.fixed(3), .fixed(5)]]) }
+        #expect(wrong.message.contains("dim 1 is 4 in the model"))
+    }
+
+    @Test func listsEveryUnsupportedOpOnce() throws {
+        let model = M.model(nodes: [M.node("Relu", ["x"], ["a"]), M.node("Foo", ["a"], ["b"], name: "foo1"),
+                                    M.node("Bar", ["b"], ["c"], name: "bar1"), M.node("Foo", ["c"], ["y"], name: "foo2")],
+                            inputs: [M.input("x", 1, [2])], outputs: ["y"])
+        let error = try expectError { try ONNXImporter.import(path: try M.write(model)) }
+        #expect(error.kind == .unsupportedOps)
+        #expect(error.message == "unsupported op types: Bar ('bar1'); Foo ('foo1', 'foo2')")
+    }
+
+    @Test func rejectsMalformedFiles() throws {
+        let good = M.model(nodes: [M.node("Relu", ["x"], ["y"])], inputs: [M.input("x", 1, [2])], outputs: ["y"])
+        let bytes = [UInt8](try good.serializedBytes() as [UInt8])
+        let truncated = try expectError { try ONNXImporter.import(path: try M.write(bytes: Array(bytes.dropLast(3)))) }
+        #expect(truncated.kind == .invalidProtobuf)
+        #expect(truncated.file?.hasSuffix("model.onnx") == true)
+
+        let dangling = M.model(nodes: [M.node("Add", ["x", "missing"], ["y"], name: "add")],
+                               inputs: [M.input("x", 1, [2])], outputs: ["y"])
+        let e1 = try expectError { try ONNXImporter.import(path: try M.write(dangling)) }
+        #expect(e1.kind == .danglingInput)
+        #expect(e1.description.contains("node 'add' (Add): input 'missing'"))
+
+        let cyclic = M.model(nodes: [M.node("Add", ["x", "b"], ["a"], name: "n1"), M.node("Relu", ["a"], ["b"], name: "n2")],
+                             inputs: [M.input("x", 1, [2])], outputs: ["b"])
+        let e2 = try expectError { try ONNXImporter.import(path: try M.write(cyclic)) }
+        #expect(e2.kind == .cyclicGraph)
+        #expect(e2.message.contains("'n1' (Add)"))
+
+        let short = M.model(nodes: [M.node("Add", ["x", "w"], ["y"])], inputs: [M.input("x", 1, [2])], outputs: ["y"],
+                            initializers: [M.tensor("w", [1], [2])])
+        let e3 = try expectError { try ONNXImporter.import(path: try M.write(short)) }
+        #expect(e3.kind == .tensorSize)
+        #expect(e3.message.contains("initializer 'w': raw_data holds 4 bytes, but f32[2] needs 8 bytes"))
+
+        var double = M.tensor("w", [], [1])
+        double.dataType = 11
+        double.rawData = Data(count: 8)
+        let e4 = try expectError {
+            try ONNXImporter.import(path: try M.write(M.model(nodes: [M.node("Add", ["x", "w"], ["y"])],
+                                                              inputs: [M.input("x", 1, [1])], outputs: ["y"], initializers: [double])))
+        }
+        #expect(e4.kind == .unsupportedDType)
+        #expect(e4.message.contains("double"))
+    }
+
+    @Test func namesTheNodeWhenAShapeIsNotConstant() throws {
+        let model = M.model(nodes: [M.node("Reshape", ["x", "s"], ["y"], name: "r")],
+                            inputs: [M.input("x", 1, [4]), M.input("s", 7, [1])], outputs: ["y"])
+        let error = try expectError { try ONNXImporter.import(path: try M.write(model)) }
+        #expect(error.kind == .unsupportedUse)
+        #expect(error.node == "'r' (Reshape)")
+        #expect(error.constantNeeded == "s")
+    }
+
+    func scalarInt64(_ name: String, _ v: Int64) -> Onnx_TensorProto {
+        var t = M.int64s(name, [v])
+        t.dims = []
+        return t
+    }
+
+    func expectError(_ body: () throws -> Any) throws -> ONNXError {
+        do {
+            _ = try body()
+        } catch let e as ONNXError {
+            return e
+        }
+        Issue.record("expected an ONNXError")
+        return ONNXError(.io, "none")
+    }
+}
