@@ -46,7 +46,7 @@ swift run -c release KilnAllocCheck
 if node_dir=$(python3 -c "import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), 'backend/test/data/node'))" 2>/dev/null) \
     && [ -d "$node_dir" ]; then
   echo "test: ONNX node tests ($node_dir)"
-  swift run -c release KilnONNXNodeTests "$node_dir"
+  swift run -c release KilnONNXNodeTests "$node_dir" --corrupt 16
 else
   echo "test: skipping the ONNX node tests: the onnx Python package is not installed (pip install onnx==1.22.0)"
 fi

@@ -2,11 +2,13 @@
 // Kiln: import each model.onnx, compile it to a .pte and run it in the runtime (or, when it
 // cannot compile, in the graph evaluator), and compare with test_data_set_0's outputs.
 //
-//   KilnONNXNodeTests [NODE_DIR] [--verbose]
+//   KilnONNXNodeTests NODE_DIR [--verbose] [--corrupt N] [--require-rate PERCENT]
 //
 // Prints `N passed, N failed, N skipped`, the skips grouped by reason and by op, and the
-// failures. Exits 1 when any case crashes the process (it does not return) or, with
-// --require-rate R, when fewer than R percent of the denominator pass.
+// failures. With --corrupt N, also imports N seeded corruptions (truncations, changed bytes)
+// of every model: each must import or be rejected with an error. A crash on any case fails
+// the run (the process does not finish); with --require-rate, so does a pass rate on the
+// denominator below PERCENT.
 import Foundation
 import KilnCapture
 import KilnEmit
@@ -21,8 +23,12 @@ var requiredRate: Double?
 if let i = arguments.firstIndex(of: "--require-rate"), arguments.index(after: i) < arguments.endIndex {
     requiredRate = Double(arguments[arguments.index(after: i)])
 }
+var corruptions = 0
+if let i = arguments.firstIndex(of: "--corrupt"), arguments.index(after: i) < arguments.endIndex {
+    corruptions = Int(arguments[arguments.index(after: i)]) ?? 0
+}
 guard let root = arguments.first(where: { !$0.hasPrefix("--") && Double($0) == nil }) else {
-    print("usage: KilnONNXNodeTests NODE_DIR [--verbose] [--require-rate PERCENT]")
+    print("usage: KilnONNXNodeTests NODE_DIR [--verbose] [--corrupt N] [--require-rate PERCENT]")
     exit(2)
 }
 
@@ -157,6 +163,32 @@ print("skipped by reason: " + skipReasons.sorted { $0.key < $1.key }.map { "\($0
 print("skipped by unmapped op (cases): " + skipOps.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
 print("failures:")
 for f in failures { print("  " + f) }
+if corruptions > 0 {
+    var rng = SeededGenerator(seed: 2026)
+    var imported = 0, rejected = 0
+    let path = temp + "/corrupt.onnx"
+    for name in cases {
+        guard let bytes = try? FileIO.read(path: root + "/" + name + "/model.onnx"), !bytes.isEmpty else { continue }
+        for k in 0..<corruptions {
+            var variant = bytes
+            if k % 2 == 0 {
+                variant = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng)))
+            } else {
+                for _ in 0..<4 {
+                    variant[Int.random(in: 0..<variant.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            try? FileIO.writeAtomically(variant, to: path)
+            do {
+                _ = try ONNXImporter.import(path: path)
+                imported += 1
+            } catch {
+                rejected += 1
+            }
+        }
+    }
+    print("corrupted models: \(imported + rejected) imported or rejected without a crash (\(rejected) rejected)")
+}
 if let requiredRate, rate < requiredRate {
     print("fewer than \(requiredRate)% of the denominator pass")
     exit(1)

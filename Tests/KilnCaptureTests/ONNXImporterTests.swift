@@ -150,6 +150,39 @@ import Testing
         #expect(error.constantNeeded == "s")
     }
 
+    /// Untrusted bytes give an error, never a crash: every truncation and seeded byte changes
+    /// of a conv + pool + reshape model.
+    @Test func survivesCorruptedModels() throws {
+        let model = M.model(nodes: [M.node("Conv", ["x", "w", "b"], ["c"], name: "conv",
+                                           ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]]),
+                                    M.node("MaxPool", ["c"], ["p"], ints: ["kernel_shape": [2, 2], "strides": [2, 2]]),
+                                    M.node("Reshape", ["p", "shape"], ["y"])],
+                            inputs: [M.input("x", 1, [1, 1, 4, 4])], outputs: ["y"],
+                            initializers: [M.tensor("w", [Float](repeating: 0.5, count: 18), [2, 1, 3, 3]),
+                                           M.tensor("b", [1, 2], [2], raw: false), M.int64s("shape", [1, -1])])
+        let bytes = [UInt8](try model.serializedBytes() as [UInt8])
+        let path = try M.write(bytes: bytes)
+        _ = try ONNXImporter.import(path: path)
+        var outcomes = (imported: 0, rejected: 0)
+        func attempt(_ variant: [UInt8]) throws {
+            try FileIO.writeAtomically(variant, to: path)
+            do {
+                _ = try ONNXImporter.import(path: path)
+                outcomes.imported += 1
+            } catch {
+                outcomes.rejected += 1
+            }
+        }
+        for n in stride(from: 0, to: bytes.count, by: 3) { try attempt(Array(bytes.prefix(n))) }
+        var rng = SeededGenerator(seed: 7)
+        for _ in 0..<300 {
+            var variant = bytes
+            for _ in 0..<3 { variant[Int.random(in: 0..<variant.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            try attempt(variant)
+        }
+        #expect(outcomes.rejected > 0)
+    }
+
     func scalarInt64(_ name: String, _ v: Int64) -> Onnx_TensorProto {
         var t = M.int64s(name, [v])
         t.dims = []

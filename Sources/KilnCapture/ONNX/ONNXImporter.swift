@@ -366,8 +366,8 @@ struct GraphImport {
             if case .value? = v { return false }
             return true
         }
-        if allConstant {
-            return try fold(op, tensors, attributes).map(ONNXValue.constant)
+        if allConstant, let folded = try fold(op, tensors, attributes) {
+            return folded.map(ONNXValue.constant)
         }
         var ids: [ValueID?] = []
         for t in tensors { ids.append(try t.map { v throws(ONNXError) in try materialize(v) }) }
@@ -378,9 +378,14 @@ struct GraphImport {
         }
     }
 
-    /// Evaluates one op on constants (decomposing it first when it is not a core op).
+    /// The most elements a result evaluated at import may have; larger results (a huge
+    /// ConstantOfShape, say) stay nodes of the graph.
+    static let foldLimit = 1 << 24
+
+    /// Evaluates one op on constants (decomposing it first when it is not a core op), or
+    /// returns nil when a result would be larger than ``foldLimit``.
     private func fold(_ op: String, _ tensors: [ONNXValue?],
-                      _ attributes: KeyValuePairs<String, Argument<ValueID>>) throws(ONNXError) -> [Tensor] {
+                      _ attributes: KeyValuePairs<String, Argument<ValueID>>) throws(ONNXError) -> [Tensor]? {
         var b = GraphBuilder(name: "fold")
         do {
             var ids: [ValueID?] = []
@@ -388,6 +393,15 @@ struct GraphImport {
                 if case .constant(let c)? = t { ids.append(try b.constant("c\(i)", c)) } else { ids.append(nil) }
             }
             let results = try b.call(op, ids, attributes)
+            for r in results {
+                let shape = b.graph.type(of: r).upperBoundShape
+                var count = 1
+                for d in shape {
+                    let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                    guard !overflow, p <= Self.foldLimit else { return nil }
+                    count = p
+                }
+            }
             b.output(results)
             var graph = try b.finish()
             if graph.nodes.contains(where: { $0.op.pte == nil }) {

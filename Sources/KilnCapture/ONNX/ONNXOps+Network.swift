@@ -125,7 +125,7 @@ extension ONNXOps {
             }
             // Before opset 13 the input is flattened to 2-D at `axis`.
             let shape = try g.staticShape(x, "Softmax before opset 13")
-            let flat = try g.call("reshape", [x], ["shape": .intList([shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)])],
+            let flat = try g.call("reshape", [x], ["shape": .intList([try product(shape[..<axis]), try product(shape[axis...])])],
                                   location: n.location)[0]
             let y = try g.call(op, [flat], ["dim": .int(1)], location: n.location)[0]
             return try g.call("reshape", [y], ["shape": .intList(shape)], location: n.location)
@@ -154,7 +154,12 @@ extension ONNXOps {
         guard let kernel = n.ints("kernel_shape"), kernel.count == 2 else {
             throw n.fail(.invalidAttribute, "attribute 'kernel_shape' must give 2 sizes")
         }
-        return (kernel, n.ints("strides") ?? [1, 1], n.ints("dilations") ?? [1, 1])
+        let strides = n.ints("strides") ?? [1, 1]
+        let dilations = n.ints("dilations") ?? [1, 1]
+        guard strides.count == 2, dilations.count == 2, (kernel + strides + dilations).allSatisfy({ $0 > 0 && $0 < 1 << 20 }) else {
+            throw n.fail(.invalidAttribute, "strides \(strides) and dilations \(dilations) must each give 2 positive sizes")
+        }
+        return (kernel, strides, dilations)
     }
 
     /// Symmetric padding for a window op, padding the input explicitly when ONNX's pads are
@@ -207,6 +212,10 @@ extension ONNXOps {
         let stride = n.ints("strides") ?? [1, 1]
         let dilation = n.ints("dilations") ?? [1, 1]
         let group = n.int("group", 1)
+        guard kernel.count == 2, stride.count == 2, dilation.count == 2,
+              (kernel + stride + dilation).allSatisfy({ $0 > 0 && $0 < 1 << 20 }) else {
+            throw n.fail(.invalidAttribute, "kernel_shape \(kernel), strides \(stride) and dilations \(dilation) must each give 2 positive sizes")
+        }
         if transposed {
             guard !n.has("output_shape") else { throw n.fail(.unsupportedUse, "ConvTranspose output_shape is not supported") }
             let autoPad = n.string("auto_pad", "NOTSET")
@@ -233,7 +242,9 @@ extension ONNXOps {
     static func resize(_ g: inout GraphImport, _ n: ONNXNode) throws(ONNXError) -> [ONNXValue?] {
         let x = try n.input(0)
         let shape = try g.staticShape(x, "Resize")
-        guard shape.count == 4 else { throw n.fail(.unsupportedUse, "only 4-D Resize is supported") }
+        guard shape.count == 4, shape.allSatisfy({ $0 > 0 }) else {
+            throw n.fail(.unsupportedUse, "only 4-D Resize of a non-empty input is supported")
+        }
         guard n.int("antialias", 0) == 0 else { throw n.fail(.unsupportedUse, "antialias is not supported") }
         let scalesIndex = n.opset < 11 ? 1 : 2
         var scales: [Double]?
@@ -270,6 +281,9 @@ extension ONNXOps {
             scales = nil
         } else if let s = scales {
             guard s.count == 4, s[0] == 1, s[1] == 1 else { throw n.fail(.unsupportedUse, "Resize must keep N and C; scales are \(s)") }
+            guard s[2...].allSatisfy({ $0.isFinite && $0 > 0 && $0 < 1e6 }) else {
+                throw n.fail(.invalidAttribute, "Resize scales \(s) must be positive and finite")
+            }
             size = [Int((Double(shape[2]) * s[2]).rounded(.down)), Int((Double(shape[3]) * s[3]).rounded(.down))]
             if transform == "align_corners", zip(size, [shape[2], shape[3]]).enumerated().contains(where: { i, p in
                 Double(p.1) * s[2 + i] != Double(p.0) }) {
@@ -314,6 +328,9 @@ extension ONNXOps {
         let x = try n.input(0)
         guard let scale = try n.constant(1, "scale") else { throw n.fail(.invalidAttribute, "the scale is required") }
         let zeroPoint = try n.constant(2, "zero_point")
+        guard scale.elementCount > 0, zeroPoint.map({ $0.elementCount == scale.elementCount }) ?? true else {
+            throw n.fail(.invalidAttribute, "scale and zero_point must be non-empty and the same size")
+        }
         guard n.int("block_size", 0) == 0 else { throw n.fail(.unsupportedUse, "blocked quantization is not supported") }
         let qtype: DType = dequantize ? g.type(of: x).dtype
             : (zeroPoint?.dtype ?? (n.has("output_dtype") ? ONNXTensor.dtype(Int32(clamping: n.int("output_dtype", 2))) ?? .uint8 : .uint8))

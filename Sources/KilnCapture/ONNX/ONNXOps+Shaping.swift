@@ -55,8 +55,8 @@ extension ONNXOps {
             var axis = n.int("axis", 1)
             if axis < 0 { axis += shape.count }
             guard axis >= 0, axis <= shape.count else { throw n.fail(.invalidAttribute, "axis \(axis) is out of range") }
-            let outer = shape[..<axis].reduce(1, *)
-            let inner = shape[axis...].reduce(1, *)
+            let outer = try product(shape[..<axis])
+            let inner = try product(shape[axis...])
             return try g.call("reshape", [x], ["shape": .intList([outer, inner])], location: n.location)
         },
         "Transpose": { g, n in
@@ -170,7 +170,7 @@ extension ONNXOps {
                 index = try g.call("where.self", [negative, shifted, index], location: n.location)[0]
             }
             guard let indexShape = indexType.staticShape else { throw n.fail(.unsupportedUse, "Gather with free index dims") }
-            let flat = try g.call("reshape", [index], ["shape": .intList([indexShape.reduce(1, *)])], location: n.location)[0]
+            let flat = try g.call("reshape", [index], ["shape": .intList([try product(indexShape)])], location: n.location)[0]
             let picked = try g.call("index_select", [x, flat], ["dim": .int(axis)], location: n.location)[0]
             if indexShape.count == 1 { return [picked] }
             let shape = try g.staticShape(x, "Gather with multi-dim indices")
@@ -241,7 +241,7 @@ extension ONNXOps {
             while torch.count > 2, torch.suffix(2) == [0, 0] { torch.removeLast(2) }
             let dtype = g.type(of: x).dtype
             return try g.call("constant_pad_nd", [x], ["pad": .intList(torch),
-                                                       "value": dtype.isFloatingPoint ? .float(value) : .int(Int(value))],
+                                                       "value": dtype.isFloatingPoint ? .float(value) : .int(try integer(value, "constant_value"))],
                               location: n.location)
         },
     ]

@@ -64,11 +64,11 @@ enum ONNXOps {
                 hi = try n.scalar(2, "max")
             }
             if lo.map({ !$0.isFinite && $0 < 0 }) ?? true, hi.map({ !$0.isFinite && $0 > 0 }) ?? true { return [x] }
-            func bound(_ v: Double?) -> Argument<ValueID> {
+            func bound(_ v: Double?) throws(ONNXError) -> Argument<ValueID> {
                 guard let v, v.isFinite || dtype.isFloatingPoint else { return .none }
-                return dtype.isFloatingPoint ? .float(v) : .int(Int(v))
+                return dtype.isFloatingPoint ? .float(v) : .int(try integer(v, "a Clip bound"))
             }
-            return try g.call("clamp", [x], ["min": bound(lo), "max": bound(hi)], location: n.location)
+            return try g.call("clamp", [x], ["min": try bound(lo), "max": try bound(hi)], location: n.location)
         },
         "Equal": binary("eq.Tensor"), "Less": binary("lt.Tensor"), "Greater": binary("gt.Tensor"),
         "Where": { g, n in
@@ -115,10 +115,29 @@ extension GraphImport {
     }
 }
 
+/// The product of `dims`, or an error when it overflows.
+func product<C: Collection>(_ dims: C) throws(ONNXError) -> Int where C.Element == Int {
+    var p = 1
+    for d in dims {
+        let (r, overflow) = p.multipliedReportingOverflow(by: d)
+        guard !overflow else { throw ONNXError(.unsupportedUse, "the dims \(Array(dims)) have too many elements") }
+        p = r
+    }
+    return p
+}
+
+/// A Double as an Int, or an error naming `what` when it is not a finite value in range.
+func integer(_ v: Double, _ what: String) throws(ONNXError) -> Int {
+    guard v.isFinite, let i = Int(exactly: v.rounded(.towardZero)) else {
+        throw ONNXError(.invalidAttribute, "\(what) is \(v), not an integer in range")
+    }
+    return i
+}
+
 /// Normalizes a possibly negative axis against `rank`.
 func normalizeAxis(_ axis: Int, rank: Int, _ what: String = "axis") throws(ONNXError) -> Int {
     let a = axis < 0 ? axis + rank : axis
-    guard a >= 0, a < max(rank, 1) else {
+    guard a >= 0, a < rank else {
         throw ONNXError(.invalidAttribute, "\(what) \(axis) is out of range for rank \(rank)")
     }
     return a

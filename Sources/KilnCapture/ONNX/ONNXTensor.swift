@@ -129,7 +129,7 @@ enum ONNXTensor {
             throw ONNXError(.io, "\(subject): cannot map external data: \(error)")
         }
         guard offset <= file.byteCount, bytes <= file.byteCount - offset else {
-            throw ONNXError(.tensorSize, "\(subject): external data \(offset)..<\(offset + bytes) is past the end of "
+            throw ONNXError(.tensorSize, "\(subject): external data \(offset)..<\(offset &+ bytes) is past the end of "
                             + "'\(location)' (\(file.byteCount) bytes)")
         }
         let mapped = try file.tensor(dtype: dtype, shape: shape, byteOffset: offset)
