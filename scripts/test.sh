@@ -42,11 +42,12 @@ echo "test: checking that kernels do not allocate (release build)"
 swift run -c release KilnAllocCheck
 
 # ONNX's own node tests (from the installed onnx wheel), imported, compiled and run in the
-# runtime, in release. A crash fails the run; the pass rate is printed.
+# runtime, in release. A crash fails the run, and so does a pass rate under 90% of the cases
+# whose ops are all mapped and whose dtypes Kiln has.
 if node_dir=$(python3 -c "import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), 'backend/test/data/node'))" 2>/dev/null) \
     && [ -d "$node_dir" ]; then
   echo "test: ONNX node tests ($node_dir)"
-  swift run -c release KilnONNXNodeTests "$node_dir" --corrupt 16
+  swift run -c release KilnONNXNodeTests "$node_dir" --corrupt 16 --require-rate 90
 else
   echo "test: skipping the ONNX node tests: the onnx Python package is not installed (pip install onnx==1.22.0)"
 fi

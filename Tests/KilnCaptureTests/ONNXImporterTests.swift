@@ -199,3 +199,22 @@ import Testing
         return ONNXError(.io, "none")
     }
 }
+
+@Suite struct ONNXResizeRuleTests {
+    /// ONNX's nearest mappings, worked by hand from the Resize spec's formulas.
+    @Test func nearestSourceIndices() throws {
+        let node = ONNXNode(proto: Onnx_NodeProto(), import: GraphImport(graph: Onnx_GraphProto(), opset: 19, directory: ""))
+        // 4 -> 8, half_pixel: x_orig = (x + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, ...; round_prefer_floor.
+        #expect(try ONNXOps.nearestSources(input: 4, output: 8, scale: 2, transform: "half_pixel",
+                                           rounding: "round_prefer_floor", node) == [0, 0, 1, 1, 2, 2, 3, 3])
+        // 4 -> 3, align_corners: x * 3 / 2 = 0, 1.5, 3; round_prefer_ceil takes 1.5 up.
+        #expect(try ONNXOps.nearestSources(input: 4, output: 3, scale: 0.75, transform: "align_corners",
+                                           rounding: "round_prefer_ceil", node) == [0, 2, 3])
+        // 2 -> 5, asymmetric ceil: x / 2.5 = 0, 0.4, 0.8, 1.2, 1.6 -> ceil, clamped to 1.
+        #expect(try ONNXOps.nearestSources(input: 2, output: 5, scale: 2.5, transform: "asymmetric",
+                                           rounding: "ceil", node) == [0, 1, 1, 1, 1])
+        #expect(throws: ONNXError.self) {
+            try ONNXOps.nearestSources(input: 2, output: 4, scale: 2, transform: "tf_crop_and_resize", rounding: "floor", node)
+        }
+    }
+}

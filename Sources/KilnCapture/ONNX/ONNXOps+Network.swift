@@ -42,11 +42,28 @@ extension ONNXOps {
             let (kernel, stride, dilation) = try windows(g, n, x)
             guard dilation.allSatisfy({ $0 == 1 }) else { throw n.fail(.unsupportedUse, "dilated AveragePool is not supported") }
             let include = n.int("count_include_pad", 0) != 0
-            let (pad, input) = try padding(&g, n, x, kernel: kernel, stride: stride, dilation: dilation, fill: 0,
-                                           asymmetricAllowed: include)
-            return try g.call("avg_pool2d", [input], ["kernel_size": .intList(kernel), "stride": .intList(stride),
-                                                      "padding": .intList(pad), "ceil_mode": .bool(n.int("ceil_mode", 0) != 0),
-                                                      "count_include_pad": .bool(include)], location: n.location)
+            let ceil = n.int("ceil_mode", 0) != 0
+            let (begin, end) = try padAmounts(g, n, x, kernel: kernel, stride: stride, dilation: dilation)
+            func pool(_ v: ONNXValue, padding: [Int], include: Bool) throws(ONNXError) -> ONNXValue {
+                try g.call("avg_pool2d", [v], ["kernel_size": .intList(kernel), "stride": .intList(stride),
+                                               "padding": .intList(padding), "ceil_mode": .bool(ceil),
+                                               "count_include_pad": .bool(include)], location: n.location)[0]
+            }
+            if begin == end, zip(begin, kernel).allSatisfy({ $0 <= $1 / 2 }) {
+                return [try pool(x, padding: begin, include: include)]
+            }
+            // Pads avg_pool2d cannot take (asymmetric, or over half the kernel): pad explicitly;
+            // without count_include_pad, divide by the pooled mask of real elements.
+            let torchPads = Argument<ValueID>.intList([begin[1], end[1], begin[0], end[0]])
+            let padded = try g.call("constant_pad_nd", [x], ["pad": torchPads, "value": .float(0)], location: n.location)[0]
+            let sums = try pool(padded, padding: [0, 0], include: true)
+            if include { return [sums] }
+            let shape = try g.staticShape(x, "AveragePool with these pads")
+            let ones = ONNXValue.constant(try Tensor([Float](repeating: 1, count: try product(shape[2...])),
+                                                     shape: [1, 1, shape[2], shape[3]]))
+            let mask = try g.call("constant_pad_nd", [ones], ["pad": torchPads, "value": .float(0)], location: n.location)[0]
+            let counts = try g.cast(try pool(mask, padding: [0, 0], include: true), to: g.type(of: x).dtype, n)[0]
+            return try g.call("div.Tensor", [sums, counts], location: n.location)
         },
         "GlobalAveragePool": { g, n in
             let x = try n.input(0)
@@ -83,10 +100,21 @@ extension ONNXOps {
         "ReduceSum": reduce("sum.dim_IntList", inputFrom: 13),
         "ReduceMax": reduce("amax", inputFrom: 18),
         "ArgMax": { g, n in
-            guard n.int("select_last_index", 0) == 0 else { throw n.fail(.unsupportedUse, "select_last_index 1 is not supported") }
             let x = try n.input(0)
             let axis = try normalizeAxis(n.int("axis", 0), rank: g.type(of: x).rank)
-            return try g.call("argmax", [x], ["dim": .int(axis), "keepdim": .bool(n.int("keepdims", 1) != 0)], location: n.location)
+            let keep = Argument<ValueID>.bool(n.int("keepdims", 1) != 0)
+            guard n.int("select_last_index", 0) != 0 else {
+                return try g.call("argmax", [x], ["dim": .int(axis), "keepdim": keep], location: n.location)
+            }
+            // The last largest: argmax of the reversed axis, counted from the end.
+            guard let d = g.type(of: x).shape[axis].staticValue, d > 0 else {
+                throw n.fail(.unsupportedUse, "select_last_index along a free or empty dim")
+            }
+            let reversed = try g.call("index_select", [x, GraphImport.int64s(Array((0..<d).reversed()))], ["dim": .int(axis)],
+                                      location: n.location)[0]
+            let index = try g.call("argmax", [reversed], ["dim": .int(axis), "keepdim": keep], location: n.location)[0]
+            let last = ONNXValue.constant(try Tensor([Int64(d - 1)], shape: []))
+            return try g.call("sub.Tensor", [last, index], location: n.location)
         },
         "Resize": { g, n in try resize(&g, n) },
         "QuantizeLinear": { g, n in try quantize(&g, n, dequantize: false) },
@@ -165,7 +193,19 @@ extension ONNXOps {
     /// Symmetric padding for a window op, padding the input explicitly when ONNX's pads are
     /// asymmetric (`auto_pad` SAME_UPPER/SAME_LOWER, or explicit pads).
     static func padding(_ g: inout GraphImport, _ n: ONNXNode, _ x: ONNXValue, kernel: [Int], stride: [Int], dilation: [Int],
-                        fill: Double, asymmetricAllowed: Bool = true) throws(ONNXError) -> ([Int], ONNXValue) {
+                        fill: Double) throws(ONNXError) -> ([Int], ONNXValue) {
+        let (begin, end) = try padAmounts(g, n, x, kernel: kernel, stride: stride, dilation: dilation)
+        if begin == end { return (begin, x) }
+        let dtype = g.type(of: x).dtype
+        let padded = try g.call("constant_pad_nd", [x], ["pad": .intList([begin[1], end[1], begin[0], end[0]]),
+                                                         "value": dtype.isFloatingPoint ? .float(fill) : .int(0)],
+                                location: n.location)[0]
+        return ([0, 0], padded)
+    }
+
+    /// The pads before and after H and W that ONNX's `auto_pad` / `pads` give.
+    static func padAmounts(_ g: GraphImport, _ n: ONNXNode, _ x: ONNXValue, kernel: [Int], stride: [Int],
+                           dilation: [Int]) throws(ONNXError) -> (begin: [Int], end: [Int]) {
         let autoPad = n.string("auto_pad", "NOTSET")
         var begin = [0, 0]
         var end = [0, 0]
@@ -189,15 +229,10 @@ extension ONNXOps {
         default:
             throw n.fail(.invalidAttribute, "attribute 'auto_pad' is '\(autoPad)'")
         }
-        if begin == end { return (begin, x) }
-        guard asymmetricAllowed else {
-            throw n.fail(.unsupportedUse, "asymmetric pads \(begin + end) are not supported here")
+        guard (begin + end).allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else {
+            throw n.fail(.invalidAttribute, "pads \(begin + end) must be non-negative")
         }
-        let dtype = g.type(of: x).dtype
-        let padded = try g.call("constant_pad_nd", [x], ["pad": .intList([begin[1], end[1], begin[0], end[0]]),
-                                                         "value": dtype.isFloatingPoint ? .float(fill) : .int(0)],
-                                location: n.location)[0]
-        return ([0, 0], padded)
+        return (begin, end)
     }
 
     static func convolution(_ g: inout GraphImport, _ n: ONNXNode, transposed: Bool) throws(ONNXError) -> [ONNXValue?] {
@@ -217,26 +252,75 @@ extension ONNXOps {
             throw n.fail(.invalidAttribute, "kernel_shape \(kernel), strides \(stride) and dilations \(dilation) must each give 2 positive sizes")
         }
         if transposed {
-            guard !n.has("output_shape") else { throw n.fail(.unsupportedUse, "ConvTranspose output_shape is not supported") }
-            let autoPad = n.string("auto_pad", "NOTSET")
-            guard autoPad == "NOTSET" || autoPad == "VALID" else {
-                throw n.fail(.unsupportedUse, "ConvTranspose auto_pad \(autoPad) is not supported")
-            }
-            let pads = autoPad == "VALID" ? [0, 0, 0, 0] : (n.ints("pads") ?? [0, 0, 0, 0])
-            guard pads.count == 4, pads[0] == pads[2], pads[1] == pads[3] else {
-                throw n.fail(.unsupportedUse, "ConvTranspose with asymmetric pads \(pads) is not supported")
-            }
-            return try g.call("convolution", [x, w, n.optionalInput(2)],
-                              ["stride": .intList(stride), "padding": .intList([pads[0], pads[1]]),
-                               "dilation": .intList(dilation), "transposed": .bool(true),
-                               "output_padding": .intList(n.ints("output_padding") ?? [0, 0]), "groups": .int(group)],
-                              location: n.location)
+            return try convolutionTranspose(&g, n, x, w, kernel: kernel, stride: stride, dilation: dilation, group: group)
         }
         let (pad, input) = try padding(&g, n, x, kernel: kernel, stride: stride, dilation: dilation, fill: 0)
         return try g.call("convolution", [input, w, n.optionalInput(2)],
                           ["stride": .intList(stride), "padding": .intList(pad), "dilation": .intList(dilation),
                            "transposed": .bool(false), "output_padding": .intList([0, 0]), "groups": .int(group)],
                           location: n.location)
+    }
+
+    /// ConvTranspose: pads from `pads`, or from `output_shape` / `auto_pad` SAME_* (ONNX's
+    /// total_padding rule); asymmetric pads crop the symmetric result with slices.
+    static func convolutionTranspose(_ g: inout GraphImport, _ n: ONNXNode, _ x: ONNXValue, _ w: ONNXValue, kernel: [Int],
+                                     stride: [Int], dilation: [Int], group: Int) throws(ONNXError) -> [ONNXValue?] {
+        var outputPadding = n.ints("output_padding") ?? [0, 0]
+        guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else {
+            throw n.fail(.invalidAttribute, "output_padding \(outputPadding) must give 2 non-negative sizes")
+        }
+        let autoPad = n.string("auto_pad", "NOTSET")
+        var begin = [0, 0]
+        var end = [0, 0]
+        var outputShape = n.ints("output_shape").map { Array($0.suffix(2)) }
+        if outputShape == nil, autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+            let shape = try g.staticShape(x, "ConvTranspose auto_pad")
+            outputShape = [shape[2] * stride[0], shape[3] * stride[1]]
+        }
+        if let outputShape {
+            let shape = try g.staticShape(x, "ConvTranspose output_shape")
+            guard outputShape.count == 2 else { throw n.fail(.invalidAttribute, "output_shape must give H and W") }
+            for i in 0..<2 {
+                let full = stride[i] * (shape[2 + i] - 1) + outputPadding[i] + (kernel[i] - 1) * dilation[i] + 1
+                let total = full - outputShape[i]
+                if total < 0 {
+                    // More output than the pads-free result: extra output padding at the end.
+                    outputPadding[i] -= total
+                    guard outputPadding[i] < max(stride[i], dilation[i]) else {
+                        throw n.fail(.unsupportedUse, "output_shape \(outputShape) is larger than ConvTranspose can give")
+                    }
+                    continue
+                }
+                if autoPad == "SAME_UPPER" {
+                    begin[i] = total / 2
+                    end[i] = total - total / 2
+                } else {
+                    begin[i] = total - total / 2
+                    end[i] = total / 2
+                }
+            }
+        } else if autoPad == "NOTSET" {
+            let pads = n.ints("pads") ?? [0, 0, 0, 0]
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else {
+                throw n.fail(.invalidAttribute, "pads \(pads) must give 4 non-negative sizes")
+            }
+            begin = [pads[0], pads[1]]
+            end = [pads[2], pads[3]]
+        } else if autoPad != "VALID" {
+            throw n.fail(.invalidAttribute, "attribute 'auto_pad' is '\(autoPad)'")
+        }
+        let common = [min(begin[0], end[0]), min(begin[1], end[1])]
+        var y = try g.call("convolution", [x, w, n.optionalInput(2)],
+                           ["stride": .intList(stride), "padding": .intList(common), "dilation": .intList(dilation),
+                            "transposed": .bool(true), "output_padding": .intList(outputPadding), "groups": .int(group)],
+                           location: n.location)[0]
+        for i in 0..<2 where begin[i] != end[i] {
+            let length = g.type(of: y).shape[2 + i].staticValue ?? 0
+            y = try g.call("slice_copy.Tensor", [y], ["dim": .int(2 + i), "start": .int(begin[i] - common[i]),
+                                                     "end": .int(length - (end[i] - common[i])), "step": .int(1)],
+                           location: n.location)[0]
+        }
+        return [y]
     }
 
     static func resize(_ g: inout GraphImport, _ n: ONNXNode) throws(ONNXError) -> [ONNXValue?] {
@@ -267,8 +351,8 @@ extension ONNXOps {
             sizes = full(sizes) { shape[$0] }
         }
         let policy = n.string("keep_aspect_ratio_policy", "stretch")
-        guard policy == "stretch" || sizes == nil else {
-            throw n.fail(.unsupportedUse, "Resize keep_aspect_ratio_policy '\(policy)' (only 'stretch')")
+        guard ["stretch", "not_larger", "not_smaller"].contains(policy) else {
+            throw n.fail(.invalidAttribute, "Resize keep_aspect_ratio_policy '\(policy)'")
         }
         let mode = n.string("mode", "nearest")
         let transform = n.string("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel")
@@ -279,23 +363,29 @@ extension ONNXOps {
             }
             size = Array(sizes[2...])
             scales = nil
+            guard size.allSatisfy({ $0 > 0 && $0 < 1 << 20 }) else {
+                throw n.fail(.invalidAttribute, "Resize sizes \(sizes) must be positive")
+            }
+            if policy != "stretch" {
+                // One scale for both axes (the smaller or larger), output rounded to nearest.
+                let ratios = [Double(size[0]) / Double(shape[2]), Double(size[1]) / Double(shape[3])]
+                let scale = policy == "not_larger" ? ratios.min()! : ratios.max()!
+                size = [Int((scale * Double(shape[2])).rounded(.toNearestOrEven)), Int((scale * Double(shape[3])).rounded(.toNearestOrEven))]
+                scales = [1, 1, scale, scale]
+            }
         } else if let s = scales {
             guard s.count == 4, s[0] == 1, s[1] == 1 else { throw n.fail(.unsupportedUse, "Resize must keep N and C; scales are \(s)") }
             guard s[2...].allSatisfy({ $0.isFinite && $0 > 0 && $0 < 1e6 }) else {
                 throw n.fail(.invalidAttribute, "Resize scales \(s) must be positive and finite")
             }
             size = [Int((Double(shape[2]) * s[2]).rounded(.down)), Int((Double(shape[3]) * s[3]).rounded(.down))]
-            if transform == "align_corners", zip(size, [shape[2], shape[3]]).enumerated().contains(where: { i, p in
-                Double(p.1) * s[2 + i] != Double(p.0) }) {
-                // ONNX then maps coordinates with the unrounded output length; torch cannot.
-                throw n.fail(.unsupportedUse, "align_corners Resize with scales that do not give whole sizes")
+            guard size.allSatisfy({ $0 > 0 && $0 < 1 << 20 }) else {
+                throw n.fail(.invalidAttribute, "Resize scales \(s) give an empty or too large output")
             }
         } else {
             throw n.fail(.invalidAttribute, "Resize needs scales or sizes")
         }
-        if transform == "pytorch_half_pixel", size.contains(1) {
-            throw n.fail(.unsupportedUse, "pytorch_half_pixel Resize to an output length of 1")
-        }
+        let axisScales = [0, 1].map { i in scales.map { $0[2 + i] } ?? Double(size[i]) / Double(shape[2 + i]) }
         let factors: Argument<ValueID> = scales.map { .floatList(Array($0[2...])) } ?? .none
         let outputSize: Argument<ValueID> = scales == nil ? .intList(size) : .none
         switch mode {
@@ -306,12 +396,29 @@ extension ONNXOps {
                 && (scales.map { $0[2] == Double(size[0] / shape[2]) && $0[3] == Double(size[1] / shape[3]) } ?? true)
             let halfPixelWhole = whole && ["half_pixel", "pytorch_half_pixel"].contains(transform)
                 && ["round_prefer_floor", "round_prefer_ceil"].contains(nearest)
-            guard (transform == "asymmetric" && nearest == "floor") || halfPixelWhole else {
-                throw n.fail(.unsupportedUse, "nearest Resize needs coordinate_transformation_mode asymmetric and nearest_mode floor "
-                             + "(got \(transform), \(nearest))")
+            if (transform == "asymmetric" && nearest == "floor") || halfPixelWhole, policy == "stretch" {
+                return try g.call("upsample_nearest2d.vec", [x], ["output_size": outputSize, "scale_factors": factors],
+                                  location: n.location)
             }
-            return try g.call("upsample_nearest2d.vec", [x], ["output_size": outputSize, "scale_factors": factors], location: n.location)
+            // Any other coordinate mapping: the source index of every output row and column is
+            // known now, so the resize is two index_selects with constant indices.
+            var y = x
+            for i in 0..<2 {
+                let index = try nearestSources(input: shape[2 + i], output: size[i], scale: axisScales[i],
+                                               transform: transform, rounding: nearest, n)
+                y = try g.call("index_select", [y, GraphImport.int64s(index)], ["dim": .int(2 + i)], location: n.location)[0]
+            }
+            return [y]
         case "linear":
+            if transform == "align_corners", scales != nil, zip(size, axisScales).enumerated().contains(where: { i, p in
+                Double(shape[2 + i]) * p.1 != Double(p.0) }) {
+                // ONNX then maps coordinates with the unrounded output length; torch cannot.
+                throw n.fail(.unsupportedUse, "align_corners Resize with scales that do not give whole sizes")
+            }
+            if transform == "pytorch_half_pixel", size.contains(1) {
+                throw n.fail(.unsupportedUse, "pytorch_half_pixel Resize to an output length of 1")
+            }
+            guard policy == "stretch" else { throw n.fail(.unsupportedUse, "linear Resize with keep_aspect_ratio_policy \(policy)") }
             guard ["half_pixel", "pytorch_half_pixel", "align_corners"].contains(transform) else {
                 throw n.fail(.unsupportedUse, "linear Resize with coordinate_transformation_mode \(transform)")
             }
@@ -322,6 +429,36 @@ extension ONNXOps {
         default:
             throw n.fail(.unsupportedUse, "Resize mode '\(mode)'")
         }
+    }
+
+    /// For nearest Resize along one axis: the input index each output index reads, by ONNX's
+    /// coordinate transformation and rounding rules.
+    static func nearestSources(input: Int, output: Int, scale: Double, transform: String, rounding: String,
+                               _ n: ONNXNode) throws(ONNXError) -> [Int] {
+        var index: [Int] = []
+        for x in 0..<output {
+            let d = Double(x)
+            let original: Double
+            switch transform {
+            case "half_pixel": original = (d + 0.5) / scale - 0.5
+            case "pytorch_half_pixel": original = output > 1 ? (d + 0.5) / scale - 0.5 : 0
+            case "align_corners": original = output == 1 ? 0 : d * Double(input - 1) / Double(output - 1)
+            case "asymmetric": original = d / scale
+            case "tf_half_pixel_for_nn": original = (d + 0.5) / scale
+            default: throw n.fail(.unsupportedUse, "nearest Resize with coordinate_transformation_mode \(transform)")
+            }
+            let picked: Double
+            switch rounding {
+            case "round_prefer_floor": picked = original - original.rounded(.down) == 0.5 ? original.rounded(.down) : original.rounded()
+            case "round_prefer_ceil": picked = original - original.rounded(.down) == 0.5 ? original.rounded(.up) : original.rounded()
+            case "floor": picked = original.rounded(.down)
+            case "ceil": picked = original.rounded(.up)
+            default: throw n.fail(.invalidAttribute, "nearest_mode '\(rounding)'")
+            }
+            guard picked.isFinite else { throw n.fail(.invalidAttribute, "Resize maps output \(x) to \(original)") }
+            index.append(Int(min(max(picked, 0), Double(input - 1))))
+        }
+        return index
     }
 
     static func quantize(_ g: inout GraphImport, _ n: ONNXNode, dequantize: Bool) throws -> [ONNXValue?] {
