@@ -112,6 +112,9 @@ struct GraphImport {
     /// Constants already added to the graph, by their storage address (contents compared on a hit).
     private var materialized: [Int: [(Tensor, ValueID)]] = [:]
     private var usedNames: Set<String> = []
+    /// The ONNX name of each constant known by name (initializers, folded node outputs), by
+    /// storage address, so graph constants keep the model's names.
+    private var constantNames: [Int: String] = [:]
 
     init(graph: Onnx_GraphProto, opset: Int, directory: String) {
         self.proto = graph
@@ -123,7 +126,9 @@ struct GraphImport {
         // Initializers.
         var initialized = Set<String>()
         for t in proto.initializer {
-            env[t.name] = .constant(try ONNXTensor.decode(t, directory: directory, what: "initializer"))
+            let tensor = try ONNXTensor.decode(t, directory: directory, what: "initializer")
+            env[t.name] = .constant(tensor)
+            recordName(t.name, of: tensor)
             initialized.insert(t.name)
         }
         for (name, t) in constantInputs {
@@ -308,7 +313,13 @@ struct GraphImport {
                 throw ONNXError(.unsupportedUse, "output \(i) ('\(name)') is not supported", node: describe(node))
             }
             env[name] = r
+            if case .constant(let t) = r { recordName(name, of: t) }
         }
+    }
+
+    private mutating func recordName(_ name: String, of t: Tensor) {
+        let key = t.withUnsafeRawBytes { Int(bitPattern: $0.baseAddress) }
+        if constantNames[key] == nil { constantNames[key] = name }
     }
 
     // MARK: - Values
@@ -331,7 +342,7 @@ struct GraphImport {
                 return hit.1
             }
             do {
-                let id = try builder.constant(claim(name ?? "c"), t)
+                let id = try builder.constant(claim(name ?? constantNames[key] ?? "c"), t)
                 materialized[key, default: []].append((t, id))
                 return id
             } catch {

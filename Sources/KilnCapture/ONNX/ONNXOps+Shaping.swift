@@ -142,7 +142,20 @@ extension ONNXOps {
             }
             for i in starts.indices {
                 let dim = try normalizeAxis(axisList[i], rank: rank)
-                guard stepList[i] > 0 else { throw n.fail(.unsupportedUse, "negative or zero steps are not supported") }
+                guard stepList[i] != 0 else { throw n.fail(.invalidAttribute, "steps must not be 0") }
+                if stepList[i] < 0 {
+                    // Backwards: the picked indices are known now, so one index_select.
+                    guard let d = g.type(of: x).shape[dim].staticValue else {
+                        throw n.fail(.unsupportedUse, "a negative step along a free dim")
+                    }
+                    var start = starts[i] < 0 ? starts[i] + d : starts[i]
+                    var end = ends[i] < 0 ? ends[i] + d : ends[i]
+                    start = min(max(start, -1), d - 1)
+                    end = min(max(end, -1), d - 1)
+                    let picked = Array(stride(from: start, to: end, by: stepList[i]))
+                    x = try g.call("index_select", [x, GraphImport.int64s(picked)], ["dim": .int(dim)], location: n.location)[0]
+                    continue
+                }
                 x = try g.call("slice_copy.Tensor", [x], ["dim": .int(dim), "start": .int(starts[i]),
                                                          "end": .int(ends[i]), "step": .int(stepList[i])],
                                location: n.location)[0]
@@ -212,7 +225,7 @@ extension ONNXOps {
             let x = try n.input(0)
             let rank = g.type(of: x).rank
             let mode = n.string("mode", "constant")
-            guard mode == "constant" else { throw n.fail(.unsupportedUse, "Pad mode '\(mode)' (only 'constant')") }
+            guard ["constant", "edge", "reflect", "wrap"].contains(mode) else { throw n.fail(.invalidAttribute, "Pad mode '\(mode)'") }
             let pads: [Int]
             var value: Double = 0
             var axes = Array(0..<rank)
@@ -235,6 +248,30 @@ extension ONNXOps {
             for (i, a) in axes.enumerated() {
                 begin[a] = pads[i]
                 end[a] = pads[i + axes.count]
+            }
+            if mode != "constant" {
+                // Every output index reads a known input index: one index_select per padded axis.
+                var y = x
+                for a in 0..<rank where begin[a] != 0 || end[a] != 0 {
+                    guard let d = g.type(of: x).shape[a].staticValue, d > 0, abs(begin[a]) < 1 << 20, abs(end[a]) < 1 << 20 else {
+                        throw n.fail(.unsupportedUse, "Pad mode '\(mode)' along a free or empty dim")
+                    }
+                    var index: [Int] = []
+                    for j in 0..<max(0, d + begin[a] + end[a]) {
+                        let src = j - begin[a]
+                        switch mode {
+                        case "edge": index.append(min(max(src, 0), d - 1))
+                        case "wrap": index.append(((src % d) + d) % d)
+                        default:
+                            guard d > 1 else { index.append(0); continue }
+                            let period = 2 * (d - 1)
+                            let r = ((src % period) + period) % period
+                            index.append(r < d ? r : period - r)
+                        }
+                    }
+                    y = try g.call("index_select", [y, GraphImport.int64s(index)], ["dim": .int(a)], location: n.location)[0]
+                }
+                return [y]
             }
             var torch: [Int] = []
             for d in (0..<rank).reversed() { torch += [begin[d], end[d]] }
