@@ -36,6 +36,10 @@ import Testing
         let expected = try Npy.read(path: fixtures.appendingPathComponent("\(name.rawValue).opset\(opset).ort.npy").path)
 
         let graph = try ONNXImporter.import(path: model)
+        if name == .decoderBlock {
+            // The exporter's decomposed RMSNorm comes back as Kiln's rms_norm.
+            #expect(graph.nodes.filter { $0.op.name == "rms_norm" }.count == 2)
+        }
         var decomposed = graph
         try Decompose().run(&decomposed)
         let evaluated = try GraphEvaluator(decomposed).run([example.input]).outputs[0]

@@ -150,6 +150,30 @@ import Testing
         #expect(error.constantNeeded == "s")
     }
 
+    /// The erf form of GELU imports as one gelu, unless an intermediate is used elsewhere.
+    @Test func fusesTheErfFormOfGelu() throws {
+        func model(exposeErf: Bool) -> Onnx_ModelProto {
+            M.model(nodes: [M.node("Div", ["x", "sqrt2"], ["d"]), M.node("Erf", ["d"], ["e"]), M.node("Add", ["e", "one"], ["a"]),
+                            M.node("Mul", ["x", "a"], ["m"]), M.node("Mul", ["m", "half"], ["y"], name: "gelu_out")],
+                    inputs: [M.input("x", 1, [4])], outputs: exposeErf ? ["y", "e"] : ["y"],
+                    initializers: [M.tensor("sqrt2", [Float(2).squareRoot()], []), M.tensor("one", [1], []),
+                                   M.tensor("half", [0.5], [])])
+        }
+        let fused = try ONNXImporter.import(path: try M.write(model(exposeErf: false)))
+        #expect(fused.nodes.map(\.op.name) == ["gelu"])
+        #expect(fused.nodes[0].location?.text == "gelu_out")
+        let kept = try ONNXImporter.import(path: try M.write(model(exposeErf: true)))
+        #expect(kept.nodes.map(\.op.name) == ["div.Tensor", "erf", "add.Tensor", "mul.Tensor", "mul.Tensor"])
+        let x = try Tensor([Float(-2), -0.5, 0.5, 3], shape: [4])
+        var a = fused
+        var b = kept
+        try Decompose().run(&a)
+        try Decompose().run(&b)
+        let ya = try GraphEvaluator(a).run([x]).outputs[0].floatValues()
+        let yb = try GraphEvaluator(b).run([x]).outputs[0].floatValues()
+        for (p, q) in zip(ya, yb) { #expect(abs(p - q) <= 1e-6) }
+    }
+
     /// Untrusted bytes give an error, never a crash: every truncation and seeded byte changes
     /// of a conv + pool + reshape model.
     @Test func survivesCorruptedModels() throws {

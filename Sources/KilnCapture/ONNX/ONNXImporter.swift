@@ -153,8 +153,16 @@ struct GraphImport {
                             + "(inputs: \(proto.input.filter { !initialized.contains($0.name) }.map(\.name).joined(separator: ", ")))")
         }
         try checkOps()
-        for node in try sortedNodes() {
-            try importNode(node)
+        let fusions = ONNXFusions(proto)
+        var deferred: [Int: [Int]] = [:]
+        for i in try sortedNodes() {
+            if let root = fusions.absorbedBy[i] {
+                deferred[root, default: []].append(i)
+                continue
+            }
+            if let fused = fusions.replacing[i], try importFused(fused, proto.node[i]) { continue }
+            for d in deferred[i] ?? [] { try importNode(proto.node[d]) }
+            try importNode(proto.node[i])
         }
         var outputs: [ValueID] = []
         for info in proto.output {
@@ -252,7 +260,7 @@ struct GraphImport {
     }
 
     /// The nodes in an order where every input is defined before it is read.
-    private func sortedNodes() throws(ONNXError) -> [Onnx_NodeProto] {
+    private func sortedNodes() throws(ONNXError) -> [Int] {
         let nodes = proto.node
         var producer: [String: Int] = [:]
         for (i, n) in nodes.enumerated() {
@@ -273,10 +281,10 @@ struct GraphImport {
         }
         // Kahn's algorithm, taking the earliest ready node first so a sorted model keeps its order.
         var ready = Set(nodes.indices.filter { pending[$0] == 0 })
-        var order: [Onnx_NodeProto] = []
+        var order: [Int] = []
         while let i = ready.min() {
             ready.remove(i)
-            order.append(nodes[i])
+            order.append(i)
             for d in dependents[i] {
                 pending[d] -= 1
                 if pending[d] == 0 { ready.insert(d) }
@@ -287,6 +295,26 @@ struct GraphImport {
             throw ONNXError(.cyclicGraph, "the graph has a cycle through \(stuck.joined(separator: ", "))")
         }
         return order
+    }
+
+    /// Imports a fused op in place of its pattern (``ONNXFusions``); false when it does not
+    /// apply to these operands, so the pattern's nodes import one by one instead.
+    private mutating func importFused(_ fused: ONNXFusions.Fused, _ root: Onnx_NodeProto) throws(ONNXError) -> Bool {
+        guard root.output.count == 1, !root.output[0].isEmpty else { return false }
+        let location = root.name.isEmpty ? root.opType : root.name
+        let result: [ONNXValue]
+        switch fused {
+        case .gelu(let input):
+            guard let x = env[input], type(of: x).dtype.isFloatingPoint else { return false }
+            result = try call("gelu", [x], ["approximate": .string("none")], location: location)
+        case .rmsNorm(let input, let weight, let eps):
+            guard let x = env[input], let w = env[weight], let d = type(of: x).shape.last?.staticValue,
+                  type(of: x).dtype.isFloatingPoint, type(of: w).staticShape == [d], type(of: w).dtype == type(of: x).dtype
+            else { return false }
+            result = try call("rms_norm", [x, w], ["normalized_shape": .intList([d]), "eps": .float(eps)], location: location)
+        }
+        env[root.output[0]] = result[0]
+        return true
     }
 
     func describe(_ node: Onnx_NodeProto) -> String {
