@@ -174,6 +174,31 @@ import Testing
         for (p, q) in zip(ya, yb) { #expect(abs(p - q) <= 1e-6) }
     }
 
+    /// LayerNorm as exporters write it before opset 17 imports as one layer_norm.
+    @Test func fusesTheDecomposedLayerNorm() throws {
+        func model(exposeMean: Bool) -> Onnx_ModelProto {
+            M.model(nodes: [M.node("ReduceMean", ["x"], ["mean"], ints: ["axes": [-1]]), M.node("Sub", ["x", "mean"], ["d"]),
+                            M.node("Pow", ["d", "two"], ["sq"]), M.node("ReduceMean", ["sq"], ["var"], ints: ["axes": [-1]]),
+                            M.node("Add", ["var", "eps"], ["ve"]), M.node("Sqrt", ["ve"], ["std"]), M.node("Div", ["d", "std"], ["n"]),
+                            M.node("Mul", ["n", "w"], ["nw"]), M.node("Add", ["nw", "b"], ["y"], name: "ln")],
+                    inputs: [M.input("x", 1, [2, 3])], outputs: exposeMean ? ["y", "mean"] : ["y"],
+                    initializers: [M.tensor("two", [2], []), M.tensor("eps", [1e-5], []), M.tensor("w", [1, 2, 3], [3]),
+                                   M.tensor("b", [0, 0.5, -1], [3])], opset: 13)
+        }
+        let fused = try ONNXImporter.import(path: try M.write(model(exposeMean: false)))
+        #expect(fused.nodes.map(\.op.name) == ["layer_norm"])
+        let kept = try ONNXImporter.import(path: try M.write(model(exposeMean: true)))
+        #expect(kept.nodes.count == 9)
+        let x = try Tensor([Float(1), 2, 4, -3, 0, 3], shape: [2, 3])
+        var a = fused
+        var b = kept
+        try Decompose().run(&a)
+        try Decompose().run(&b)
+        let ya = try GraphEvaluator(a).run([x]).outputs[0].floatValues()
+        let yb = try GraphEvaluator(b).run([x]).outputs[0].floatValues()
+        for (p, q) in zip(ya, yb) { #expect(abs(p - q) <= 1e-5) }
+    }
+
     /// Untrusted bytes give an error, never a crash: every truncation and seeded byte changes
     /// of a conv + pool + reshape model.
     @Test func survivesCorruptedModels() throws {

@@ -5,6 +5,8 @@ import KilnTensor
 /// Recognizes exporters' decomposed forms of ops Kiln keeps whole, so they import as one op:
 ///
 /// - GELU, erf form: `Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5)` (either operand order) → `gelu`
+/// - LayerNorm (exports before opset 17): `Add(Mul(Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), eps))), w), b)`
+///   with `d = Sub(x, ReduceMean(x))`, both means over the last axis → `layer_norm`
 /// - RMSNorm: `Mul(Mul(x, Div(1, Sqrt(Add(ReduceMean(Pow(x, 2), axes=[-1]), eps)))), w)` (or
 ///   `Reciprocal` for the `Div(1, ·)`) → `rms_norm`
 ///
@@ -15,6 +17,7 @@ struct ONNXFusions {
     enum Fused {
         case gelu(input: String)
         case rmsNorm(input: String, weight: String, eps: Double)
+        case layerNorm(input: String, weight: String, bias: String, eps: Double)
     }
 
     /// The fused ops by the index of the node they replace.
@@ -45,6 +48,12 @@ struct ONNXFusions {
             }
         }
         self.constants = constants
+        for i in nodes.indices where nodes[i].opType == "Add" && absorbedBy[i] == nil {
+            if let (input, weight, bias, eps, used) = layerNorm(at: i) {
+                replacing[i] = .layerNorm(input: input, weight: weight, bias: bias, eps: eps)
+                for u in used { absorbedBy[u] = i }
+            }
+        }
         for i in nodes.indices where nodes[i].opType == "Mul" && absorbedBy[i] == nil {
             if let (input, used) = gelu(at: i) {
                 replacing[i] = .gelu(input: input)
@@ -122,6 +131,29 @@ struct ONNXFusions {
                       isConstant(nodes[pow].input[1], 2) else { continue }
                 used.formUnion([sqrt, add, mean, pow])
                 return (x, weight, eps, used)
+            }
+        }
+        return nil
+    }
+
+    private func layerNorm(at root: Int) -> (String, String, String, Double, Set<Int>)? {
+        guard nodes[root].input.count == 2 else { return nil }
+        for (scaledName, bias) in [(nodes[root].input[0], nodes[root].input[1]), (nodes[root].input[1], nodes[root].input[0])] {
+            guard let scaled = inner(scaledName, "Mul"), nodes[scaled].input.count == 2 else { continue }
+            for (normName, weight) in [(nodes[scaled].input[0], nodes[scaled].input[1]), (nodes[scaled].input[1], nodes[scaled].input[0])] {
+                guard let div = inner(normName, "Div"), nodes[div].input.count == 2,
+                      let sqrt = inner(nodes[div].input[1], "Sqrt"), let add = inner(nodes[sqrt].input[0], "Add"),
+                      let (epsName, varName) = operands(add, { constants[$0] != nil }), let eps = constants[epsName],
+                      let variance = inner(varName, "ReduceMean"), lastAxisOnly(variance),
+                      let pow = inner(nodes[variance].input[0], "Pow"), nodes[pow].input.count == 2, isConstant(nodes[pow].input[1], 2)
+                else { continue }
+                // d = Sub(x, mean) feeds both the Pow and the Div, and nothing else.
+                let dName = nodes[div].input[0]
+                guard nodes[pow].input[0] == dName, let d = producer[dName], nodes[d].opType == "Sub", consumers[dName] == 2,
+                      !outputs.contains(dName), absorbedBy[d] == nil, nodes[d].input.count == 2,
+                      let mean = inner(nodes[d].input[1], "ReduceMean"), lastAxisOnly(mean),
+                      nodes[mean].input.first == nodes[d].input[0] else { continue }
+                return (nodes[d].input[0], weight, bias, eps, [scaled, div, sqrt, add, variance, pow, d, mean])
             }
         }
         return nil

@@ -312,6 +312,12 @@ struct GraphImport {
                   type(of: x).dtype.isFloatingPoint, type(of: w).staticShape == [d], type(of: w).dtype == type(of: x).dtype
             else { return false }
             result = try call("rms_norm", [x, w], ["normalized_shape": .intList([d]), "eps": .float(eps)], location: location)
+        case .layerNorm(let input, let weight, let bias, let eps):
+            guard let x = env[input], let w = env[weight], let b = env[bias], let d = type(of: x).shape.last?.staticValue,
+                  type(of: x).dtype.isFloatingPoint, type(of: w).staticShape == [d], type(of: b).staticShape == [d],
+                  type(of: w).dtype == type(of: x).dtype, type(of: b).dtype == type(of: x).dtype
+            else { return false }
+            result = try call("layer_norm", [x, w, b], ["normalized_shape": .intList([d]), "eps": .float(eps)], location: location)
         }
         env[root.output[0]] = result[0]
         return true
