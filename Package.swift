@@ -19,11 +19,13 @@ let package = Package(
         .library(name: "KilnRuntime", targets: ["KilnRuntime"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
+        .library(name: "KilnCapture", targets: ["KilnCapture"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // Runtime side.
@@ -41,13 +43,18 @@ let package = Package(
         // Compiler side.
         .target(name: "KilnIR", dependencies: ["KilnTensor", "KilnOps"], swiftSettings: nativeFlags),
         .target(name: "KilnPasses", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR"], swiftSettings: nativeFlags),
+        // Front ends: the ONNX importer (swift-protobuf code generated from Schemas/onnx_subset.proto).
+        .target(name: "KilnCapture",
+                dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
+                               .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: nativeFlags),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnCapture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
         ),
@@ -60,6 +67,10 @@ let package = Package(
         .executableTarget(name: "KilnAllocCheck", dependencies: ["CKilnMallocCounter", "KilnKernels", "KilnOps", "KilnTensor",
                                                                   "KilnRuntime", "KilnEmit", "KilnExamples"],
                           path: "Sources/KilnAllocCheck"),
+        // ONNX's node tests through import, compile and the runtime (scripts/test.sh runs it in release).
+        .executableTarget(name: "KilnONNXNodeTests",
+                          dependencies: ["KilnCapture", "KilnEmit", "KilnIR", "KilnPasses", "KilnRuntime", "KilnTensor"],
+                          path: "Sources/KilnONNXNodeTests", swiftSettings: nativeFlags),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOpsTests", dependencies: ["KilnOps"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels"], resources: [.copy("Fixtures")]),
@@ -67,10 +78,13 @@ let package = Package(
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnExamples"], resources: [.copy("Golden")]),
         .testTarget(name: "KilnEmitTests", dependencies: ["KilnEmit", "KilnExamples", "KilnIR", "KilnPTE", "KilnTensor"]),
         .testTarget(name: "KilnPTETests", dependencies: ["KilnPTE", "KilnTensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor", "KilnIR", "KilnExamples", "KilnEmit"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTensor", "KilnIR", "KilnExamples", "KilnEmit", "KilnCapture"]),
         .testTarget(name: "KilnRuntimeTests",
                     dependencies: ["KilnRuntime", "KilnEmit", "KilnPasses", "KilnExamples", "KilnIR", "KilnPTE",
                                    "KilnTensor", "KilnKernels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "KilnCaptureTests",
+                    dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]

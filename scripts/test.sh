@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 # The committed C++ verifier headers must be exactly what flatc generates from Schemas/*.fbs.
 echo "test: checking the generated .pte verifier headers"
 scripts/pte/generate_verifier.sh --check
+# Likewise the Swift generated from Schemas/onnx_subset.proto for the ONNX importer.
+echo "test: checking the generated ONNX protobuf code"
+scripts/onnx/generate_proto.sh --check
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
 # A module built earlier stays visible in .build, so also check what the sources import.
@@ -37,3 +40,14 @@ swift test --skip-build
 # unspecialized generics allocate where release code does not).
 echo "test: checking that kernels do not allocate (release build)"
 swift run -c release KilnAllocCheck
+
+# ONNX's own node tests (from the installed onnx wheel), imported, compiled and run in the
+# runtime, in release. A crash fails the run, and so does a pass rate under 90% of the cases
+# whose ops are all mapped and whose dtypes Kiln has.
+if node_dir=$(python3 -c "import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), 'backend/test/data/node'))" 2>/dev/null) \
+    && [ -d "$node_dir" ]; then
+  echo "test: ONNX node tests ($node_dir)"
+  swift run -c release KilnONNXNodeTests "$node_dir" --corrupt 16 --require-rate 90
+else
+  echo "test: skipping the ONNX node tests: the onnx Python package is not installed (pip install onnx==1.22.0)"
+fi

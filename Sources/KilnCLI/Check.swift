@@ -7,8 +7,9 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parse and verify a model, then print it in canonical .kir form with inferred types.",
         discussion: """
-            Reads FILE (.kir text; its sidecar of large constants, if it names one, is read from \
-            the same folder). Every node is checked against the op table: argument kinds, dtypes, \
+            Reads FILE: .kir text (its sidecar of large constants, if it names one, is read from \
+            the same folder) or an .onnx model, imported (free input dims need --input-shape). \
+            Every node is checked against the op table: argument kinds, dtypes, \
             shapes and attribute ranges. Errors name the file, line and column, or the node \
             (`%3 = convolution (#5, loc("conv1"))`) and what was expected.
 
@@ -22,8 +23,11 @@ struct Check: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model: a .kir file.")
+    @Argument(help: "The model: a .kir or .onnx file.")
     var file: String
+
+    @Option(help: ModelFile.inputShapeHelp)
+    var inputShape: [String] = []
 
     @Option(name: .shortAndLong, help: "Write the canonical .kir (and OUT.bin for large constants) here instead of stdout.")
     var output: String?
@@ -44,9 +48,7 @@ struct Check: ParsableCommand {
     }
 
     func validate() throws {
-        guard file.hasSuffix(".kir") else {
-            throw ValidationError("'\(file)': expected a .kir file (ONNX import is not built yet)")
-        }
+        try ModelFile.validate(file, inputShapes: inputShape)
         let valid = PassRegistry.names.joined(separator: ", ")
         let requested = Self.names(passes)
         for name in requested where PassRegistry.pass(named: name) == nil {
@@ -61,7 +63,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var graph = try KIRFile.read(path: file)
+            var graph = try ModelFile.read(file, inputShapes: inputShape)
             let constants: KIRPrinter.Constants = inlineConstants
                 ? .inline
                 : .sidecar(fileName: KIRFile.fileName(of: file) + ".bin", threshold: KIRFile.defaultSidecarThreshold)

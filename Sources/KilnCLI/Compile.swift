@@ -22,8 +22,11 @@ struct Compile: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model: a .kir file.")
+    @Argument(help: "The model: a .kir or .onnx file.")
     var file: String
+
+    @Option(help: ModelFile.inputShapeHelp)
+    var inputShape: [String] = []
 
     @Option(name: .shortAndLong, help: "The .pte file to write.")
     var output: String
@@ -35,9 +38,7 @@ struct Compile: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard file.hasSuffix(".kir") else {
-            throw ValidationError("'\(file)': expected a .kir file (ONNX import is not built yet)")
-        }
+        try ModelFile.validate(file, inputShapes: inputShape)
         let pipeline = CompileOptions.standardPasses.map(\.name)
         for name in Check.names(dumpAfter) where !pipeline.contains(name) {
             throw ValidationError("unknown pass '\(name)' in --dump-after; compile runs: \(pipeline.joined(separator: ", "))")
@@ -46,7 +47,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let graph = try KIRFile.read(path: file)
+            let graph = try ModelFile.read(file, inputShapes: inputShape)
             var options = CompileOptions()
             options.dumpAfter = Set(Check.names(dumpAfter))
             options.dump = { pass, text in print("// after \(pass)\n" + text, terminator: "") }

@@ -17,8 +17,11 @@ struct Eval: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model: a .kir file.")
+    @Argument(help: "The model: a .kir or .onnx file.")
     var file: String
+
+    @Option(help: ModelFile.inputShapeHelp)
+    var inputShape: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("An input tensor, one per graph input, in order.", valueName: "x.npy"))
     var input: [String] = []
@@ -31,14 +34,12 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be 1 or more, got \(threads)") }
-        guard file.hasSuffix(".kir") else {
-            throw ValidationError("'\(file)': expected a .kir file (ONNX import is not built yet)")
-        }
+        try ModelFile.validate(file, inputShapes: inputShape)
     }
 
     func run() throws {
         try reportingErrors {
-            let graph = try KIRFile.read(path: file)
+            let graph = try ModelFile.read(file, inputShapes: inputShape)
             if let outputDir { try FileIO.createDirectory(outputDir) }
             var tensors: [Tensor] = []
             for path in input {

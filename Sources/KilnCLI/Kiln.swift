@@ -7,7 +7,7 @@ struct Kiln: ParsableCommand {
         commandName: "kiln",
         abstract: "Kiln: an ahead-of-time graph compiler and runtime for on-device ML.",
         discussion: """
-            Models come in as .kir text graphs (see `kiln check --help`). Exit status: 0 on success, \
+            Models come in as .kir text graphs or .onnx models (see `kiln check --help`). Exit status: 0 on success, \
             1 when the input is bad (the message on stderr names the file, line and node), \
             64 for command-line usage errors.
             """,

@@ -78,7 +78,9 @@ import Testing
 
     @Test func usageErrorsExitSixtyFour() throws {
         #expect(try KilnCommand.run(["check"]).status == 64)
-        #expect(try KilnCommand.run(["check", "model.onnx"]).status == 64)
+        #expect(try KilnCommand.run(["check", "model.tflite"]).status == 64)
+        #expect(try KilnCommand.run(["check", "a.kir", "--input-shape", "x=1x2"]).status == 64)
+        #expect(try KilnCommand.run(["check", "a.onnx", "--input-shape", "x=1xbad"]).status == 64)
         #expect(try KilnCommand.run(["check", "a.kir", "--no-such-flag"]).status == 64)
         #expect(try KilnCommand.run(["frobnicate"]).status == 64)
     }

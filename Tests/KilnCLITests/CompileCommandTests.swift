@@ -116,7 +116,7 @@ import Testing
     @Test func usageErrorsExitSixtyFour() throws {
         let model = try write(Self.model)
         #expect(try KilnCommand.run(["compile", model.path]).status == 64)
-        #expect(try KilnCommand.run(["compile", "model.onnx", "-o", "x.pte"]).status == 64)
+        #expect(try KilnCommand.run(["compile", "model.tflite", "-o", "x.pte"]).status == 64)
         let unknown = try KilnCommand.run(["compile", model.path, "-o", "x.pte", "--dump-after", "fold"])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("unknown pass 'fold'"))
