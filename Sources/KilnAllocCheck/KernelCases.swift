@@ -27,7 +27,7 @@ struct KernelCase {
     ///
     /// The scratch and packed inputs are never freed: the checker runs each call for the life of
     /// the process.
-    func makeCall(_ entry: KernelEntry, threads: ThreadPool = .serial, prepacking: Bool = false) throws -> KernelCall {
+    func makeCall(_ entry: KernelEntry, threads: ThreadPool = .serial, prepacking: Bool = false) throws -> PreparedKernelCall {
         guard let schema = OpTable.schema(named: op) else { throw CaseError("unknown op \(op)") }
         var values: [Argument<Int>] = []
         var nextInput = 0   // tensor parameters left out take the inputs in order
@@ -45,27 +45,8 @@ struct KernelCase {
                 throw CaseError("\(op): argument \(p.name) is required")
             }
         }
-        let validated = try OpArguments.validated(schema, values)
-        let outputs = try KernelCall.allocateOutputs(validated, inputs: inputs)
-        var packed: [UnsafeRawBufferPointer?] = []
-        if prepacking, let prepack = entry.prepack {
-            let probe = KernelCall(arguments: validated, inputs: inputs, outputs: outputs, threadPool: threads)
-            for index in inputs.indices {
-                let bytes = prepack.bytes(probe, index)
-                guard bytes > 0 else {
-                    packed.append(nil)
-                    continue
-                }
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-                prepack.pack(probe, index, buffer)
-                packed.append(UnsafeRawBufferPointer(buffer))
-            }
-        }
-        let bytes = entry.scratchBytes(KernelCall(arguments: validated, inputs: inputs, outputs: outputs,
-                                                  threadPool: threads, prepacked: packed))
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-        return KernelCall(arguments: validated, inputs: inputs, outputs: outputs, scratch: scratch, threadPool: threads,
-                          prepacked: packed)
+        return try PreparedKernelCall(entry, arguments: try OpArguments.validated(schema, values), inputs: inputs,
+                                      threadPool: threads, prepacking: prepacking)
     }
 }
 

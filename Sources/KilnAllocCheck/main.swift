@@ -30,12 +30,12 @@ func runChecks() -> Int32 {
             continue
         }
         for c in cases {
-            let call: KernelCall
+            let call: PreparedKernelCall
             do { call = try c.makeCall(entry) } catch {
                 counter.fail("\(entry.name) (\(c.label))", "cannot build the call: \(error)")
                 continue
             }
-            counter.measure("\(entry.name) (\(c.label))") { try entry.kernel(call) }
+            counter.measure("\(entry.name) (\(c.label))") { try call.run() }
         }
     }
 
@@ -47,12 +47,12 @@ func runChecks() -> Int32 {
             counter.fail("\(c.op) (\(c.label))", "no kernel")
             continue
         }
-        let call: KernelCall
+        let call: PreparedKernelCall
         do { call = try c.makeCall(entry, threads: pool, prepacking: true) } catch {
             counter.fail("\(entry.name) (\(c.label), 2 threads)", "cannot build the call: \(error)")
             continue
         }
-        counter.measure("\(entry.name) (\(c.label), 2 threads, prepacked)") { try entry.kernel(call) }
+        counter.measure("\(entry.name) (\(c.label), 2 threads, prepacked)") { try call.run() }
     }
 
     // 4. The int8 GEMM (no op uses it yet), with its workspace, on 1 and 2 threads.

@@ -63,7 +63,7 @@ enum KernelBenchmarks {
     /// A registered kernel's call with its outputs, scratch and prepacked inputs (every input its
     /// entry packs, as if constant), ready to run repeatedly.
     static func kernelCall(_ op: String, _ inputs: [Tensor], _ arguments: [String: Argument<Int>],
-                           threads: ThreadPool) throws -> PreparedCall {
+                           threads: ThreadPool) throws -> PreparedKernelCall {
         guard let schema = OpTable.schema(named: op), let entry = KernelRegistry.entry(for: op) else {
             throw BenchmarkError("no kernel for \(op)")
         }
@@ -72,37 +72,9 @@ enum KernelBenchmarks {
             if let v = arguments[p.name] { values.append(v) } else if let d = p.defaultValue { values.append(d.widened()) }
             else { values.append(.none) }
         }
-        let validated = try OpArguments.validated(schema, values)
-        let outputs = try KernelCall.allocateOutputs(validated, inputs: inputs)
-        var packed: [UnsafeRawBufferPointer?] = []
-        if let prepack = entry.prepack {
-            let probe = KernelCall(arguments: validated, inputs: inputs, outputs: outputs, threadPool: threads)
-            for index in inputs.indices {
-                let bytes = prepack.bytes(probe, index)
-                guard bytes > 0 else {
-                    packed.append(nil)
-                    continue
-                }
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-                prepack.pack(probe, index, buffer)
-                packed.append(UnsafeRawBufferPointer(buffer))
-            }
-        }
-        let bytes = entry.scratchBytes(KernelCall(arguments: validated, inputs: inputs, outputs: outputs,
-                                                  threadPool: threads, prepacked: packed))
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-        return PreparedCall(kernel: entry.kernel,
-                            call: KernelCall(arguments: validated, inputs: inputs, outputs: outputs, scratch: scratch,
-                                             threadPool: threads, prepacked: packed))
+        return try PreparedKernelCall(entry, arguments: try OpArguments.validated(schema, values), inputs: inputs,
+                                      threadPool: threads, prepacking: true)
     }
-}
-
-/// A kernel and its call (its scratch and packed inputs are kept for the life of the process).
-struct PreparedCall {
-    let kernel: Kernel
-    let call: KernelCall
-
-    func run() throws { try kernel(call) }
 }
 
 struct BenchmarkError: Error, CustomStringConvertible {
