@@ -168,16 +168,6 @@ private struct RoundingLanes: Lanes {
     @inline(__always) subscript(i: Int) -> Float { exact ? reader[i] : rounded(reader[i], to: target) }
 }
 
-/// `value` rounded to the floating-point dtype `dtype`, as Float.
-@inline(__always)
-private func rounded(_ value: Float, to dtype: DType) -> Float {
-    switch dtype {
-    case .float16: return Float(Float16(value))
-    case .bfloat16: return BFloat16(value).floatValue
-    default: return value
-    }
-}
-
 /// `out[i] = f(a[ia], b[ib])` over the broadcast of `a` and `b`, with the flat fast paths.
 @inline(__always)
 private func compare<A: Lanes, B: Lanes>(_ o: UnsafeMutablePointer<Bool>, _ shape: [Int], _ aShape: [Int],

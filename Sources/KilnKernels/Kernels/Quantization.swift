@@ -485,15 +485,6 @@ extension BFloat16: RoundedFloat {
     fileprivate static func rounding(_ value: Float) -> BFloat16 { BFloat16(value) }
 }
 
-/// `v` rounded to `dtype` (one step of torch arithmetic in that dtype); f32 and others unchanged.
-@inline(__always)
-private func rounded(_ v: Float, to dtype: DType) -> Float {
-    switch dtype {
-    case .float16: return Float(Float16(v))
-    case .bfloat16: return BFloat16(v).floatValue
-    default: return v
-    }
-}
 
 /// An integral float as Int64, saturating; NaN becomes 0.
 @inline(__always)

@@ -96,6 +96,13 @@ private func store<Out: ComputedElement>(_ sums: UnsafeMutableBufferPointer<Doub
 /// _softmax and softmax.int: `exp(x - max) / sum(exp(x - max))` along `dim`, subtracting the
 /// row's max so large inputs cannot overflow. softmax.int's `dtype` casts the input first.
 private func softmax(_ call: KernelCall) throws(KernelError) {
+    try softmaxFamily(call, logarithm: false)
+}
+
+/// The softmax family along `dim`: softmax (`logarithm` false), or log_softmax (`logarithm` true:
+/// `(x - max) - log(sum(exp(x - max)))`, as ATen computes it). The row's max is subtracted first,
+/// so exp cannot overflow; sums run in Double. A `dtype` argument casts the input first.
+func softmaxFamily(_ call: KernelCall, logarithm: Bool) throws(KernelError) {
     let x = call.input("self")
     guard let out = call.outputs.first, out.shape == x.shape else {
         throw call.error("output must have the input's shape \(x.shape)")
@@ -109,33 +116,51 @@ private func softmax(_ call: KernelCall) throws(KernelError) {
     // 2. Run the rows, reading the input as the output dtype.
     let reader = ConvertingReader<Float>(x), dtype = out.dtype
     switch dtype {
+    case .float32 where x.dtype == .float32 && inner == 1:
+        // Contiguous rows: the max and the output loop vectorize (exp does not).
+        guard let p = x.unsafeBuffer(of: Float.self).baseAddress,
+              let o = out.unsafeMutableBuffer(of: Float.self).baseAddress else { return }
+        for r in 0..<outer {
+            let (row, dst) = (p + r * n, o + r * n)
+            let m = FloatLoops.extremum(row, n, from: -.infinity, largest: true)
+            var total = 0.0
+            for k in 0..<n { total += Double(exp(row[k] - m)) }
+            if logarithm {
+                let shift = Float(log(total))
+                for k in 0..<n { dst[k] = (row[k] - m) - shift }
+            } else {
+                for k in 0..<n { dst[k] = Float(Double(exp(row[k] - m)) / total) }
+            }
+        }
     case .float32 where x.dtype == .float32:
         let src = x.unsafeBuffer(of: Float.self)
-        softmaxRows(outer, n, inner, out, as: Float.self) { src[$0] }
-    case .float32: softmaxRows(outer, n, inner, out, as: Float.self) { reader[$0] }
-    case .float16: softmaxRows(outer, n, inner, out, as: Float16.self) { rounded(reader[$0], to: dtype) }
-    case .bfloat16: softmaxRows(outer, n, inner, out, as: BFloat16.self) { rounded(reader[$0], to: dtype) }
+        softmaxRows(outer, n, inner, out, logarithm: logarithm, as: Float.self) { src[$0] }
+    case .float32: softmaxRows(outer, n, inner, out, logarithm: logarithm, as: Float.self) { reader[$0] }
+    case .float16: softmaxRows(outer, n, inner, out, logarithm: logarithm, as: Float16.self) { rounded(reader[$0], to: dtype) }
+    case .bfloat16: softmaxRows(outer, n, inner, out, logarithm: logarithm, as: BFloat16.self) { rounded(reader[$0], to: dtype) }
     default: throw call.error("expected a floating-point output, got \(dtype)")
     }
 }
 
-/// Softmax of each row of `n` elements `inner` apart, for `outer * inner` rows.
+/// Softmax (or log_softmax) of each row of `n` elements `inner` apart, for `outer * inner` rows.
 @inline(__always)
-private func softmaxRows<Out: ComputedElement>(_ outer: Int, _ n: Int, _ inner: Int, _ out: Tensor, as _: Out.Type,
-                                               _ load: (Int) -> Float) where Out.Compute == Float {
+private func softmaxRows<Out: ComputedElement>(_ outer: Int, _ n: Int, _ inner: Int, _ out: Tensor, logarithm: Bool,
+                                               as _: Out.Type, _ load: (Int) -> Float) where Out.Compute == Float {
     let o = out.unsafeMutableBuffer(of: Out.self)
     for row in 0..<(outer * inner) {
         let base = (row / inner) * n * inner + row % inner
         // 1. The row's max (a NaN anywhere makes the whole row NaN below).
         var m = -Float.infinity
         for k in 0..<n { m = max(m, load(base + k * inner)) }
-        // 2. The sum of exp(x - max), in Double.
+        // 2. The sum of exp(x - max), in Double. For log_softmax a row of -inf gives
+        //    -inf - -inf = NaN, as in ATen.
         var sum = 0.0
         for k in 0..<n { sum += Double(exp(load(base + k * inner) - m)) }
-        // 3. Each exp(x - max) over the sum, rounded once.
+        // 3. Each exp(x - max) over the sum, rounded once; or (x - max) - log(sum).
+        let shift = logarithm ? Float(log(sum)) : 0
         for k in 0..<n {
             let i = base + k * inner
-            o[i] = Out(computed: Float(Double(exp(load(i) - m)) / sum))
+            o[i] = Out(computed: logarithm ? (load(i) - m) - shift : Float(Double(exp(load(i) - m)) / sum))
         }
     }
 }
@@ -149,12 +174,3 @@ private func normalizedAxis(_ call: KernelCall, _ d: Int, rank: Int) throws(Kern
     return d < 0 ? d + r : d
 }
 
-/// `v` cast to a floating-point dtype and back (the cast ATen makes for a `dtype` argument).
-@inline(__always)
-private func rounded(_ v: Float, to dtype: DType) -> Float {
-    switch dtype {
-    case .float16: return Float(Float16(v))
-    case .bfloat16: return BFloat16(v).floatValue
-    default: return v
-    }
-}

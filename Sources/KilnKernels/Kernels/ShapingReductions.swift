@@ -145,7 +145,7 @@ private func sum(_ call: KernelCall) throws(KernelError) {
                     }
                 } else {
                     let reader = ConvertingReader<Float>(x), dtype = out.dtype
-                    sumRuns(x.shape, reduced, acc) { Double(roundedToFloat(reader[$0], dtype)) }
+                    sumRuns(x.shape, reduced, acc) { Double(rounded(reader[$0], to: dtype)) }
                 }
                 switch out.dtype {
                 case .float16: store(acc, into: out, as: Float16.self)
@@ -238,15 +238,6 @@ private func storeIntegers<Out: FixedWidthInteger & TensorElement>(_ acc: Unsafe
     for i in 0..<o.count { o[i] = Out(truncatingIfNeeded: acc[i]) }
 }
 
-/// `v` rounded to a floating-point dtype (the cast ATen makes before summing in `dtype`).
-@inline(__always)
-private func roundedToFloat(_ v: Float, _ dtype: DType) -> Float {
-    switch dtype {
-    case .float16: return Float(Float16(v))
-    case .bfloat16: return BFloat16(v).floatValue
-    default: return v
-    }
-}
 
 // MARK: - amax, amin
 
@@ -461,59 +452,5 @@ private func argmaxRows<K: ArgmaxKey>(_ call: KernelCall, _ outer: Int, _ n: Int
 /// _log_softmax and log_softmax.int: `x - max - log(sum(exp(x - max)))` along `dim`, the max
 /// subtracted first so exp cannot overflow. log_softmax.int's `dtype` casts the input first.
 private func logSoftmax(_ call: KernelCall) throws(KernelError) {
-    let x = call.input("self")
-    guard let out = call.outputs.first, out.shape == x.shape else {
-        throw call.error("output must have the input's shape \(x.shape)")
-    }
-    // 1. outer × n × inner around `dim` (a 0-d tensor is one row of one).
-    let axis = try ShapingSupport.axis(call, call.arguments.int("dim"), rank: x.rank)
-    let n = x.rank == 0 ? 1 : x.shape[axis]
-    let inner = x.rank == 0 ? 1 : ShapeMath.product(x.shape, (axis + 1)..<x.rank)
-    guard n > 0, inner > 0 else { return }
-    let outer = x.elementCount / (n * inner)
-    // 2. Each row, read as the output dtype.
-    let reader = ConvertingReader<Float>(x), dtype = out.dtype
-    switch dtype {
-    case .float32 where x.dtype == .float32 && inner == 1:
-        // Contiguous rows: max and the output loop vectorize (exp does not).
-        guard let p = x.unsafeBuffer(of: Float.self).baseAddress,
-              let o = out.unsafeMutableBuffer(of: Float.self).baseAddress else { return }
-        for r in 0..<outer {
-            let (row, dst) = (p + r * n, o + r * n)
-            let m = FloatLoops.extremum(row, n, from: -.infinity, largest: true)
-            var total = 0.0
-            for k in 0..<n { total += Double(exp(row[k] - m)) }
-            let shift = Float(log(total))
-            for k in 0..<n { dst[k] = (row[k] - m) - shift }
-        }
-    case .float32 where x.dtype == .float32:
-        let p = x.unsafeBuffer(of: Float.self)
-        logSoftmaxRows(outer, n, inner, out, as: Float.self) { p[$0] }
-    case .float32: logSoftmaxRows(outer, n, inner, out, as: Float.self) { reader[$0] }
-    case .float16: logSoftmaxRows(outer, n, inner, out, as: Float16.self) { roundedToFloat(reader[$0], dtype) }
-    case .bfloat16: logSoftmaxRows(outer, n, inner, out, as: BFloat16.self) { roundedToFloat(reader[$0], dtype) }
-    default: throw call.error("expected a floating-point output, got \(dtype)")
-    }
-}
-
-@inline(__always)
-private func logSoftmaxRows<Out: ComputedElement>(_ outer: Int, _ n: Int, _ inner: Int, _ out: Tensor, as _: Out.Type,
-                                                  _ load: (Int) -> Float) where Out.Compute == Float {
-    let o = out.unsafeMutableBuffer(of: Out.self)
-    for row in 0..<(outer * inner) {
-        let base = (row / inner) * n * inner + row % inner
-        // 1. The row's max (NaN anywhere makes the row NaN below).
-        var m = -Float.infinity
-        for k in 0..<n { m = Swift.max(m, load(base + k * inner)) }
-        // 2. log of the sum of exp(x - max), summed in Double. A row of -inf stays -inf - -inf = NaN
-        //    as in ATen; a max of +inf gives NaN too.
-        var total = 0.0
-        for k in 0..<n { total += Double(exp(load(base + k * inner) - m)) }
-        let shift = Float(log(total))
-        // 3. (x - max) - log(sum), as ATen computes it.
-        for k in 0..<n {
-            let i = base + k * inner
-            o[i] = Out(computed: (load(i) - m) - shift)
-        }
-    }
+    try softmaxFamily(call, logarithm: true)
 }

@@ -186,3 +186,14 @@ struct ConvertingReader<C: ConvertibleScalar> {
         }
     }
 }
+
+/// `v` rounded to a floating-point `dtype` and back: the cast ATen makes for a `dtype` argument,
+/// or one step of torch arithmetic in f16/bf16; float32 and other dtypes leave it unchanged.
+@inline(__always)
+func rounded(_ v: Float, to dtype: DType) -> Float {
+    switch dtype {
+    case .float16: return Float(Float16(v))
+    case .bfloat16: return BFloat16(v).floatValue
+    default: return v
+    }
+}
