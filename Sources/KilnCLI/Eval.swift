@@ -41,12 +41,7 @@ struct Eval: ParsableCommand {
         try reportingErrors {
             let graph = try ModelFile.read(file, inputShapes: inputShape)
             if let outputDir { try FileIO.createDirectory(outputDir) }
-            var tensors: [Tensor] = []
-            for path in input {
-                do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
-                    throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
-                }
-            }
+            let tensors = try MethodInputs.read(input)
             let result: GraphEvaluator.Evaluation
             do {
                 result = try GraphEvaluator(graph, threads: threads > 1 ? ThreadPool(threads: threads) : .serial).run(tensors)
@@ -62,15 +57,7 @@ struct Eval: ParsableCommand {
                 }
                 throw e
             }
-            for (i, (id, tensor)) in zip(graph.outputs, result.outputs).enumerated() {
-                var line = "output \(i) %\(graph[id].name): \(tensor.dtype)\(tensor.shape)"
-                if let outputDir {
-                    let path = (outputDir.hasSuffix("/") ? outputDir : outputDir + "/") + "output_\(i).npy"
-                    try Npy.write(tensor, to: path)
-                    line += " -> \(path)"
-                }
-                print(line)
-            }
+            try reportOutputs(zip(graph.outputs, result.outputs).map { (graph[$0].name, $1) }, outputDir: outputDir)
         }
     }
 }

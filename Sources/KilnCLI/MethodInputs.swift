@@ -13,12 +13,7 @@ enum MethodInputs {
                                + "\(method.inputCount == 1 ? "" : "s") (\(expected.joined(separator: ", "))), "
                                + "\(files.count) given with --input", path: programPath)
         }
-        var tensors: [Tensor] = []
-        for path in files {
-            do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
-                throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
-            }
-        }
+        let tensors = try read(files)
         do {
             try method.setInputs(tensors)
         } catch {
@@ -29,6 +24,17 @@ enum MethodInputs {
             }
             throw e
         }
+    }
+
+    /// Reads each `.npy` file; an error names the file.
+    static func read(_ files: [String]) throws -> [Tensor] {
+        var tensors: [Tensor] = []
+        for path in files {
+            do { tensors.append(try Npy.read(path: path)) } catch let e as TensorError {
+                throw e.path == nil ? TensorError(e.kind, e.message, path: path) : e
+            }
+        }
+        return tensors
     }
 
     /// Random tensors of each input's planned dtype and shape (a bounded-dynamic input at its
@@ -69,5 +75,20 @@ enum MethodInputs {
 
     private static func bits(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
         (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next() & 1) }
+    }
+}
+
+/// Prints `output i %name: dtype[shape]` for each output and, with `outputDir` (created if
+/// missing), writes it there as `output_i.npy` (atomically), adding ` -> path` to its line.
+func reportOutputs(_ outputs: [(name: String, tensor: Tensor)], outputDir: String?) throws {
+    if let outputDir { try FileIO.createDirectory(outputDir) }
+    for (i, (name, tensor)) in outputs.enumerated() {
+        var line = "output \(i) %\(name): \(tensor.dtype)\(tensor.shape)"
+        if let outputDir {
+            let path = (outputDir.hasSuffix("/") ? outputDir : outputDir + "/") + "output_\(i).npy"
+            try Npy.write(tensor, to: path)
+            line += " -> \(path)"
+        }
+        print(line)
     }
 }

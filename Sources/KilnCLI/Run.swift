@@ -46,17 +46,11 @@ struct Run: ParsableCommand {
             let runnable = try program.method(method, threads: threads, prepacksWeights: !noPrepack)
             try MethodInputs.bind(files: input, to: runnable, programPath: file)
             try runnable.execute()
-            if let outputDir { try FileIO.createDirectory(outputDir) }
+            var outputs: [(name: String, tensor: Tensor)] = []
             for i in 0..<runnable.outputCount {
-                let tensor = try runnable.output(i)
-                var line = "output \(i) %\(try runnable.outputMeta(i).valueIndex): \(tensor.dtype)\(tensor.shape)"
-                if let outputDir {
-                    let path = (outputDir.hasSuffix("/") ? outputDir : outputDir + "/") + "output_\(i).npy"
-                    try Npy.write(tensor, to: path)
-                    line += " -> \(path)"
-                }
-                print(line)
+                outputs.append(("\(try runnable.outputMeta(i).valueIndex)", try runnable.output(i)))
             }
+            try reportOutputs(outputs, outputDir: outputDir)
         }
     }
 }

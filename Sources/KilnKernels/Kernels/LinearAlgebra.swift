@@ -176,20 +176,26 @@ private func addmm<T: GemmElement>(_ call: KernelCall, _: T.Type) throws(KernelE
     }
 }
 
-/// addmm's `mat2` as the product's right-hand operand (float32 only).
-@Sendable private func addmmWeight(_ call: KernelCall) -> RightOperand? {
-    let a = call.input("mat1"), b = call.input("mat2")
-    guard a.dtype == .float32, b.dtype == .float32, a.rank == 2, b.rank == 2, b.shape[0] == a.shape[1] else { return nil }
-    return RightOperand(input: call.arguments.tensor("mat2"),
-                        operand: .rowMajor(b.unsafeBuffer(of: Float.self).baseAddress!, columns: b.shape[1]),
+/// `mat2` as the right-hand operand of the product `left · mat2` (addmm's `mat1`, mm's `self`),
+/// for float32 2-D operands whose sizes agree; nil otherwise (the kernel reports the problem).
+private func rightOperand(_ call: KernelCall, left: String) -> RightOperand? {
+    let a = call.input(left), b = call.input("mat2")
+    guard a.dtype == .float32, b.dtype == .float32, a.rank == 2, b.rank == 2, b.shape[0] == a.shape[1],
+          let base = b.unsafeBuffer(of: Float.self).baseAddress else { return nil }
+    return RightOperand(input: call.arguments.tensor("mat2"), operand: .rowMajor(base, columns: b.shape[1]),
                         k: b.shape[0], n: b.shape[1])
 }
 
-/// addmm's scratch: the float32 product's working memory.
-@Sendable private func addmmScratchBytes(_ call: KernelCall) -> Int {
-    guard let b = addmmWeight(call) else { return 0 }
-    return productScratchBytes(call, m: call.input("mat1").shape[0], b)
+/// The float32 product's working memory for `left · mat2`.
+private func rightOperandScratchBytes(_ call: KernelCall, left: String) -> Int {
+    guard let b = rightOperand(call, left: left) else { return 0 }
+    return productScratchBytes(call, m: call.input(left).shape[0], b)
 }
+
+@Sendable private func addmmWeight(_ call: KernelCall) -> RightOperand? { rightOperand(call, left: "mat1") }
+@Sendable private func addmmScratchBytes(_ call: KernelCall) -> Int { rightOperandScratchBytes(call, left: "mat1") }
+@Sendable private func mmWeight(_ call: KernelCall) -> RightOperand? { rightOperand(call, left: "self") }
+@Sendable private func mmScratchBytes(_ call: KernelCall) -> Int { rightOperandScratchBytes(call, left: "self") }
 
 /// The `Scalar` argument `name` as a `T`: an int exactly (wrapped to `T`'s width), a float rounded.
 private func scalar<T: GemmElement>(_ call: KernelCall, _ name: String) -> T {
@@ -219,21 +225,6 @@ private func scalar<T: GemmElement>(_ call: KernelCall, _ name: String) -> T {
     case .int32: try batchedProduct(call, Int32.self, a, b, out, batch: a.shape[0])
     default: throw unsupported(call, a.dtype)
     }
-}
-
-/// mm's `mat2` as the product's right-hand operand (float32 only).
-@Sendable private func mmWeight(_ call: KernelCall) -> RightOperand? {
-    let a = call.input("self"), b = call.input("mat2")
-    guard a.dtype == .float32, b.dtype == .float32, a.rank == 2, b.rank == 2, b.shape[0] == a.shape[1] else { return nil }
-    return RightOperand(input: call.arguments.tensor("mat2"),
-                        operand: .rowMajor(b.unsafeBuffer(of: Float.self).baseAddress!, columns: b.shape[1]),
-                        k: b.shape[0], n: b.shape[1])
-}
-
-/// mm's scratch: the float32 product's working memory.
-@Sendable private func mmScratchBytes(_ call: KernelCall) -> Int {
-    guard let b = mmWeight(call) else { return 0 }
-    return productScratchBytes(call, m: call.input("self").shape[0], b)
 }
 
 /// bmm's scratch: one float32 product's working memory (the batches run one after the other).
