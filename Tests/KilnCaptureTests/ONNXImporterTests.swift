@@ -94,6 +94,10 @@ import Testing
         #expect(bounded.symbols.first?.range == 1...8)
         let wrong = try expectError { try ONNXImporter.import(path: path, inputShapes: ["x": [.fixed(3), .fixed(5)]]) }
         #expect(wrong.message.contains("dim 1 is 4 in the model"))
+        // A shape for a name that is no input is reported as such, not as the real input being free.
+        let misnamed = try expectError { try ONNXImporter.import(path: path, inputShapes: ["X": [.fixed(3), .fixed(4)]]) }
+        #expect(misnamed.kind == .inputShape)
+        #expect(misnamed.message.contains("--input-shape names 'X', which is not an input of the model (inputs: x)"))
     }
 
     @Test func listsEveryUnsupportedOpOnce() throws {

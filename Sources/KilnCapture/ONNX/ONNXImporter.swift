@@ -138,7 +138,12 @@ struct GraphImport {
             env[name] = .constant(t)
             initialized.insert(name)
         }
-        // Inputs (an input that is also an initializer is a constant).
+        // Inputs (an input that is also an initializer is a constant); a shape given for a name
+        // that is no input is reported first, since it is likely why another input looks free.
+        for name in inputShapes.keys where !proto.input.contains(where: { $0.name == name }) {
+            throw ONNXError(.inputShape, "--input-shape names '\(name)', which is not an input of the model "
+                            + "(inputs: \(proto.input.filter { !initialized.contains($0.name) }.map(\.name).joined(separator: ", ")))")
+        }
         var symbolCount = 0
         for info in proto.input where !initialized.contains(info.name) {
             let type = try inputType(info, given: inputShapes[info.name], symbolCount: &symbolCount)
@@ -147,10 +152,6 @@ struct GraphImport {
             } catch {
                 throw ONNXError(.graph, "input '\(info.name)': \(error)")
             }
-        }
-        for name in inputShapes.keys where !proto.input.contains(where: { $0.name == name }) {
-            throw ONNXError(.inputShape, "--input-shape names '\(name)', which is not an input of the model "
-                            + "(inputs: \(proto.input.filter { !initialized.contains($0.name) }.map(\.name).joined(separator: ", ")))")
         }
         try checkOps()
         let fusions = ONNXFusions(proto)
