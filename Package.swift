@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
         .library(name: "KilnCapture", targets: ["KilnCapture"]),
+        .library(name: "KilnPartition", targets: ["KilnPartition"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
@@ -48,13 +49,19 @@ let package = Package(
                 dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
                                .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: nativeFlags),
+        // Backend descriptors, the backend compiler interface, the partitioner and delegation plans.
+        .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses"],
+                swiftSettings: nativeFlags),
+        // Backends/*/descriptor.json embedded as text (scripts/backends/embed_descriptors.sh).
+        .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnCapture", "KilnPartition", "KilnBackendDescriptors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
         ),
@@ -86,6 +93,9 @@ let package = Package(
         .testTarget(name: "KilnCaptureTests",
                     dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "KilnPartitionTests",
+                    dependencies: ["KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime",
+                                   "KilnPTE", "KilnTensor", "KilnOps", "KilnExamples"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -3,14 +3,16 @@ import KilnTensor
 
 extension Graph: Equatable {
     /// Structural equality: the same inputs, constants (names, types and bytes), nodes (ops,
-    /// arguments, results, debug handles, locations, annotations) and outputs, in the same order.
+    /// arguments, results, debug handles, locations, annotations), outputs and lowered delegates,
+    /// in the same order.
     ///
     /// Value ids are compared by definition order, so two graphs built apart compare equal, and
     /// values no longer defined by anything (left behind by a pass) do not matter.
     public static func == (a: Graph, b: Graph) -> Bool {
         guard a.name == b.name, a.symbols == b.symbols,
               a.inputs.count == b.inputs.count, a.constants.count == b.constants.count,
-              a.nodes.count == b.nodes.count, a.outputs.count == b.outputs.count else { return false }
+              a.nodes.count == b.nodes.count, a.outputs.count == b.outputs.count,
+              a.delegates == b.delegates else { return false }
         let (na, nb) = (a.definitionOrder(), b.definitionOrder())
         func sameValue(_ x: ValueID, _ y: ValueID) -> Bool {
             guard let ix = na[x], let iy = nb[y], ix == iy else { return false }

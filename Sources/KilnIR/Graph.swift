@@ -132,9 +132,13 @@ public struct Graph: Sendable {
     public var constants: [ValueID]
     public var nodes: [Node]
     public var outputs: [ValueID]
+    /// The partitions backends compiled, called by ``OpSchema/delegateCallName`` nodes (empty
+    /// until the `lower` stage).
+    public var delegates: [LoweredDelegate]
 
     public init(name: String, symbols: [Symbol] = [], values: [Value] = [], inputs: [ValueID] = [],
-                constants: [ValueID] = [], nodes: [Node] = [], outputs: [ValueID] = []) {
+                constants: [ValueID] = [], nodes: [Node] = [], outputs: [ValueID] = [],
+                delegates: [LoweredDelegate] = []) {
         self.name = name
         self.symbols = symbols
         self.values = values
@@ -142,6 +146,7 @@ public struct Graph: Sendable {
         self.constants = constants
         self.nodes = nodes
         self.outputs = outputs
+        self.delegates = delegates
     }
 
     public subscript(_ id: ValueID) -> Value {

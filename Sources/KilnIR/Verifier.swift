@@ -98,6 +98,10 @@ public enum Verifier {
                 fail(.undefinedValue, "result %\(graph[id].name) does not record this node as its definition", subject)
             }
             guard operandsOK else { continue }
+            if node.op.name == OpSchema.delegateCallName {
+                checkDelegateCall(node, in: graph, subject: subject, fail: fail)
+                continue
+            }
             let typed = node.arguments.map { $0.map { graph.type(of: $0) } }
             do {
                 let inferred = try node.op.inferTypes(typed)
@@ -121,6 +125,29 @@ public enum Verifier {
                  "graph @\(graph.name)")
         }
         return errors
+    }
+
+    /// A delegate call names a delegate of the graph, and its inputs and results have the types
+    /// of that delegate's subgraph's inputs and outputs.
+    private static func checkDelegateCall(_ node: Node, in graph: Graph, subject: String,
+                                          fail: (IRError.Kind, String, String?) -> Void) {
+        guard let index = node.delegateIndex, node.arguments.count == 2, case .tensorList(let inputs) = node.arguments[0] else {
+            fail(.arity, "\(OpSchema.delegateCallName) takes (inputs: Tensor[], delegate: int)", subject)
+            return
+        }
+        guard index >= 0, index < graph.delegates.count else {
+            fail(.opRule, "calls delegate \(index), but the graph has \(graph.delegates.count)", subject)
+            return
+        }
+        let sub = graph.delegates[index].subgraph
+        let expectedIn = sub.inputs.map(sub.type(of:)), expectedOut = sub.outputs.map(sub.type(of:))
+        let givenIn = inputs.map(graph.type(of:)), givenOut = node.results.map(graph.type(of:))
+        if givenIn != expectedIn {
+            fail(.opRule, "passes \(givenIn) to delegate \(index), whose subgraph takes \(expectedIn)", subject)
+        }
+        if givenOut != expectedOut {
+            fail(.resultType, "results are typed \(givenOut), delegate \(index) returns \(expectedOut)", subject)
+        }
     }
 
     /// Names are `[A-Za-z0-9_.]+`: what the text form can write after `%`.

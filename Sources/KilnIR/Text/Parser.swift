@@ -255,6 +255,10 @@ struct Parser {
             try constant(results[0].0, at: results[0].1)
             return
         }
+        if opName == OpSchema.delegateCallName {
+            throw error(.unknownOp, "\(opName): a lowered delegate's payload is not part of the text form, so a graph "
+                            + "after the `lower` stage cannot be read back; dump after `partition` instead", at: opToken)
+        }
         guard let schema = OpTable.schema(named: opName) else {
             throw error(.unknownOp, "unknown op '\(opName)'\(OpSuggestion.hint(for: opName))", at: opToken)
         }
