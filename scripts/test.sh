@@ -9,7 +9,7 @@ scripts/pte/generate_verifier.sh --check
 # Likewise the Swift generated from Schemas/onnx_subset.proto for the ONNX importer.
 echo "test: checking the generated ONNX protobuf code"
 scripts/onnx/generate_proto.sh --check
-echo "== backend descriptors embedded from Backends/*/descriptor.json"
+echo "test: checking the embedded backend descriptors (Backends/*/descriptor.json)"
 scripts/backends/embed_descriptors.sh --check
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).

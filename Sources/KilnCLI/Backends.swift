@@ -1,0 +1,28 @@
+import KilnBackendDescriptors
+import KilnPartition
+
+/// The backends this build of `kiln` knows. A backend joins with one line here: its compiler
+/// (`catalog.register(XNNPACKCompiler())`, plus its runtime in `BackendRegistry.shared`), or,
+/// until its compiler exists, its descriptor alone.
+enum KilnBackends {
+    /// Registers every backend once; later calls do nothing.
+    static func registerAll() throws(PartitionError) {
+        guard !registered.value else { return }
+        registered.value = true
+        let catalog = BackendCatalog.shared
+        catalog.register(descriptor: try descriptor("Backends/XNNPACK/descriptor.json"))
+        catalog.register(descriptor: try descriptor("Backends/NPU/descriptor.json"))
+        catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
+    }
+
+    /// The embedded descriptor at `path`, parsed and validated.
+    static func descriptor(_ path: String) throws(PartitionError) -> BackendDescriptor {
+        guard let json = EmbeddedDescriptors.json(at: path) else {
+            throw PartitionError(.descriptor, "this build embeds no descriptor at \(path)")
+        }
+        return try BackendDescriptor.parse(json, file: path)
+    }
+
+    private final class Flag: @unchecked Sendable { var value = false }
+    private static let registered = Flag()
+}
