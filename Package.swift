@@ -96,6 +96,15 @@ let package = Package(
         .testTarget(name: "KilnPartitionTests",
                     dependencies: ["KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime",
                                    "KilnPTE", "KilnTensor", "KilnOps", "KilnExamples"]),
+        // The NPU backend: compiler to fixed-point NPU programs, bit-exact simulator runtime.
+        .target(name: "NPURuntime", dependencies: ["KilnRuntime", "KilnTensor", "KilnPTE"], path: "Backends/NPU/Runtime",
+                swiftSettings: nativeFlags),
+        .target(name: "NPUCompiler",
+                dependencies: ["NPURuntime", "KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/NPU/Compiler", swiftSettings: nativeFlags),
+        .testTarget(name: "NPUBackendTests",
+                    dependencies: ["NPUCompiler", "NPURuntime", "KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnRuntime",
+                                   "KilnPTE", "KilnPasses", "KilnEmit", "KilnExamples", "KilnBackendDescriptors"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )
