@@ -60,7 +60,7 @@ let package = Package(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors",
+                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "NPUCompiler", "NPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags

@@ -1,5 +1,8 @@
 import KilnBackendDescriptors
 import KilnPartition
+import KilnRuntime
+import NPUCompiler
+import NPURuntime
 
 /// The backends this build of `kiln` knows. A backend joins with one line here: its compiler
 /// (`catalog.register(XNNPACKCompiler())`, plus its runtime in `BackendRegistry.shared`), or,
@@ -11,7 +14,8 @@ enum KilnBackends {
         registered.value = true
         let catalog = BackendCatalog.shared
         catalog.register(descriptor: try descriptor("Backends/XNNPACK/descriptor.json"))
-        catalog.register(descriptor: try descriptor("Backends/NPU/descriptor.json"))
+        catalog.register(NPUCompiler())
+        BackendRegistry.shared.register(NPURuntime())
         catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
     }
 
