@@ -23,7 +23,7 @@ public struct NPUCompiler: BackendCompiler {
         let path = "Backends/NPU/descriptor.json"
         // The descriptor is embedded at build time and checked by scripts/test.sh.
         descriptor = try! BackendDescriptor.parse(EmbeddedDescriptors.json(at: path)!, file: path)
-        self.sramBytes = min(max(sramBytes, 4096), NPUMachine.sramBytes)
+        self.sramBytes = min(max(sramBytes, 256), NPUMachine.sramBytes)
     }
 
     /// Lowers `partition` to an NPU program payload.

@@ -51,10 +51,13 @@ public final class NPUExecutable: @unchecked Sendable {
         }
         opCycles = cycles
         opEnergyPicojoules = energy
-        totalCycles = cycles.reduce(NPUMachine.callOverheadCycles, +)
+        totalCycles = cycles.reduce(NPUMachine.callOverheadCycles) { Saturating.sum($0, $1) }
+        // calloc: pages are zeroed lazily, and a size the machine cannot give is an error, not a trap.
+        guard let arena = calloc(max(program.arenaBytes, 1), 1) else {
+            throw NPUError("cannot allocate the program's \(program.arenaBytes)-byte main-memory arena")
+        }
+        self.arena = arena
         sram = .allocate(byteCount: max(program.sramBytes, 1), alignment: 64)
-        arena = .allocate(byteCount: max(program.arenaBytes, 1), alignment: 64)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 1))
         let constants = UnsafeMutableRawPointer.allocate(byteCount: max(program.constantData.count, 1), alignment: 64)
         for (i, byte) in program.constantData.enumerated() { constants.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
         self.constants = constants
@@ -76,7 +79,7 @@ public final class NPUExecutable: @unchecked Sendable {
 
     deinit {
         sram.deallocate()
-        arena.deallocate()
+        free(arena)
         constants.deallocate()
         bases.deallocate()
     }
@@ -137,26 +140,26 @@ enum NPUCost {
         let act = g.inTypes.first ?? .int8
         for tile in op.tiles {
             for d in tile.loads + tile.stores {
-                cycles += NPUMachine.dmaSetupCycles + (d.bytes + NPUMachine.dmaBytesPerCycle - 1) / NPUMachine.dmaBytesPerCycle
+                cycles = Saturating.sum(cycles, NPUMachine.dmaSetupCycles, (d.bytes + NPUMachine.dmaBytesPerCycle - 1) / NPUMachine.dmaBytesPerCycle)
                 joules += Double(d.bytes) * NPUMachine.picojoulesPerDMAByte
             }
             let r = tile.region, p = g.p
             var macs = 0, vector = 0
             switch op.kind {
-            case .conv2d: macs = r[1] * p[4] * r[5] * p[6] * p[7] * (p[2] / p[14])
-            case .fullyConnected: macs = r[0] * p[0] * r[2]
-            case .pool2d: vector = r[1] * p[4] * p[2] * p[5] * p[6]
-            case .transpose: vector = r[1] * (g.inCounts[0] / max(p[p[4]], 1))
+            case .conv2d: macs = Saturating.product(r[1], p[4], r[5], p[6], p[7], p[2] / p[14])
+            case .fullyConnected: macs = Saturating.product(r[0], p[0], r[2])
+            case .pool2d: vector = Saturating.product(r[1], p[4], p[2], p[5], p[6])
+            case .transpose: vector = Saturating.product(r[1], g.inCounts[0] / max(p[p[4]], 1))
             case .copy: vector = 0
             default: vector = r[0]
             }
             if macs > 0 {
                 let weightBits = g.inTypes.count > 1 && g.inTypes[1] == .int4 ? 4 : 8
                 let rate = NPUMachine.macsPerCycle(activation: act, weightBits: weightBits)
-                cycles += (macs + rate - 1) / rate
+                cycles = Saturating.sum(cycles, (macs + rate - 1) / rate)
                 joules += Double(macs) * NPUMachine.picojoulesPerMAC(activation: act)
             }
-            cycles += (vector + NPUMachine.vectorElementsPerCycle - 1) / NPUMachine.vectorElementsPerCycle
+            cycles = Saturating.sum(cycles, (vector + NPUMachine.vectorElementsPerCycle - 1) / NPUMachine.vectorElementsPerCycle)
             joules += Double(vector) * NPUMachine.picojoulesPerVectorElement
         }
         return (cycles, joules)

@@ -48,3 +48,27 @@ public func npuRequantize(_ acc: Int64, multiplier: Int32, shift: Int) -> Int64 
     guard shift > 0 else { return Int64(clamping: product) }
     return Int64(clamping: (product + (Int128(1) << (shift - 1))) >> shift)
 }
+
+/// Products and sums of untrusted payload values, saturating instead of trapping, so a bound
+/// check on the result rejects rather than crashes.
+enum Saturating {
+    static func product(_ values: Int...) -> Int {
+        var result = 1
+        for v in values {
+            let (p, overflow) = result.multipliedReportingOverflow(by: v)
+            if overflow { return Int.max / 4 }
+            result = p
+        }
+        return result
+    }
+
+    static func sum(_ values: Int...) -> Int {
+        var result = 0
+        for v in values {
+            let (s, overflow) = result.addingReportingOverflow(v)
+            if overflow { return Int.max / 4 }
+            result = s
+        }
+        return result
+    }
+}

@@ -33,6 +33,7 @@ struct NPUOpGeometry {
         func shape(_ t: NPUTensor, _ expected: [Int], _ what: String) throws(NPUError) {
             guard t.shape == expected else { throw fail("\(what) has shape \(t.shape), params say \(expected)") }
         }
+        guard p.allSatisfy({ abs($0) <= 1 << 31 }) else { throw fail("params \(p) has a value beyond ±2^31") }
         switch kind {
         case .quantize:
             guard inTypes[0] == .float32 else { throw fail("input is \(inTypes[0]), expected float32") }
@@ -55,7 +56,7 @@ struct NPUOpGeometry {
             guard p[4..<8].sorted() == [0, 1, 2, 3], p[0..<4].allSatisfy({ $0 >= 0 }) else {
                 throw fail("params \(p) are not four dims and a permutation of 0...3")
             }
-            guard p[0..<4].reduce(1, *) == inCounts[0], inCounts[0] == outCount else {
+            guard Saturating.product(p[0], p[1], p[2], p[3]) == inCounts[0], inCounts[0] == outCount else {
                 throw fail("dims \(Array(p[0..<4])) do not match the tensors' \(inCounts[0]) and \(outCount) elements")
             }
         case .conv2d:
@@ -140,7 +141,7 @@ struct NPUOpGeometry {
             let dims = Array(p[0..<4]), perm = Array(p[4..<8])
             let first = dims[perm[0]]
             try check(r[0] >= 0 && r[1] >= 0 && r[0] + r[1] <= first, "passes output dim 0 (\(first))")
-            let bytes = first == 0 ? 0 : r[1] * (inCounts[0] / first) * es
+            let bytes = first == 0 ? 0 : Saturating.product(r[1], inCounts[0] / first, es)
             return [bytes, bytes]
         case .conv2d, .pool2d:
             let conv = kind == .conv2d

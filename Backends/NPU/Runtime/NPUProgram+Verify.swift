@@ -72,7 +72,7 @@ extension NPUProgram {
             for (k, d) in tile.stores.enumerated() { try verify(d, load: false, "\(where_) store \(k)") }
             let extents = try geometry.operandBytes(tile.region, where_)
             for (k, (addr, bytes)) in zip(tile.sram, extents).enumerated() {
-                guard addr >= 0, addr <= sramBytes, bytes <= sramBytes - addr else {
+                guard addr >= 0, addr <= sramBytes, bytes >= 0, bytes <= sramBytes - addr else {
                     throw NPUError("\(where_): operand \(k) needs on-chip bytes \(addr)..<\(addr + bytes), larger than on-chip memory (\(sramBytes) bytes)")
                 }
             }
@@ -86,11 +86,14 @@ extension NPUProgram {
         }
         guard d.rows >= 0, d.rowBytes >= 0 else { throw NPUError("\(at): negative rows or row bytes") }
         guard d.rows > 0 && d.rowBytes > 0 else { return }
-        let mainEnd = d.mainOffset + (d.rows - 1) * d.mainStride + d.rowBytes
+        guard d.rows == 1 || (d.mainStride >= d.rowBytes && d.sramStride >= d.rowBytes) else {
+            throw NPUError("\(at): rows overlap (strides \(d.mainStride) and \(d.sramStride) are below the row size \(d.rowBytes))")
+        }
+        let mainEnd = Saturating.sum(d.mainOffset, Saturating.product(d.rows - 1, d.mainStride), d.rowBytes)
         guard mainEnd <= t.byteCount else {
             throw NPUError("\(at): main-memory bytes up to \(mainEnd) pass the end of tensor \(d.tensor) (\(t.byteCount) bytes)")
         }
-        let sramEnd = d.sramOffset + (d.rows - 1) * d.sramStride + d.rowBytes
+        let sramEnd = Saturating.sum(d.sramOffset, Saturating.product(d.rows - 1, d.sramStride), d.rowBytes)
         guard sramEnd <= sramBytes else {
             throw NPUError("\(at): on-chip bytes up to \(sramEnd) are larger than on-chip memory (\(sramBytes) bytes)")
         }
