@@ -64,7 +64,7 @@ public enum EmbeddedDescriptors {
   "limits": {"max_rank": 4, "static_shapes": true},
   "ops": [
     {"op": "convolution", "quantized": ["8a8w/per-tensor", "8a8w/per-channel", "16a8w/per-tensor", "16a8w/per-channel"],
-     "constant_operands": ["weight"], "min_rank": 4,
+     "constant_operands": ["weight"],
      "attributes": [{"name": "transposed", "values": [false]}, {"name": "kernel_size", "max": 11}]},
     {"op": "linear", "quantized": ["8a8w/per-tensor", "8a8w/per-channel", "16a8w/per-tensor", "16a8w/per-channel",
                                    "8a4w/per-channel", "16a4w/per-channel"],
