@@ -21,6 +21,13 @@ if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Sources/KilnRuntime/*.swift \
   echo "test: KilnRuntime imports a module outside the runtime side (above)" >&2
   exit 1
 fi
+echo "test: building the NPU runtime alone"
+swift build --target NPURuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Backends/NPU/Runtime/*.swift \
+    | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|KilnRuntime|Glibc|Darwin)$"; then
+  echo "test: NPURuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -80,21 +80,24 @@ enum NPUKernels {
     /// Output rows `r[0]..<r[0]+r[1]` of a permutation of 4 dims; the input slice holds input
     /// dim `perm[0]` restricted to those rows, packed.
     static func transpose(_ p: [Int], _ r: [Int], _ es: Int, _ src: UnsafeMutableRawPointer, _ dst: UnsafeMutableRawPointer) {
-        var dims = Array(p[0..<4])
-        let perm = Array(p[4..<8])
-        dims[perm[0]] = r[1]
-        let inStrides = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1]
-        let od = perm.map { dims[$0] }
-        let s = perm.map { inStrides[$0] }
+        // The input slice's dims (dim perm[0] cut to the tile's rows) and row-major strides;
+        // no arrays, so the hot path does not allocate.
+        let axis = p[4]
+        let d0 = axis == 0 ? r[1] : p[0], d1 = axis == 1 ? r[1] : p[1]
+        let d2 = axis == 2 ? r[1] : p[2], d3 = axis == 3 ? r[1] : p[3]
+        let dims = (d0, d1, d2, d3), strides = (d1 * d2 * d3, d2 * d3, d3, 1)
+        @inline(__always) func pick(_ t: (Int, Int, Int, Int), _ k: Int) -> Int { k == 0 ? t.0 : k == 1 ? t.1 : k == 2 ? t.2 : t.3 }
+        let (o0, o1, o2, o3) = (pick(dims, p[4]), pick(dims, p[5]), pick(dims, p[6]), pick(dims, p[7]))
+        let (s0, s1, s2, s3) = (pick(strides, p[4]), pick(strides, p[5]), pick(strides, p[6]), pick(strides, p[7]))
         var o = 0
-        for i0 in 0..<od[0] {
-            for i1 in 0..<od[1] {
-                for i2 in 0..<od[2] {
-                    var at = i0 * s[0] + i1 * s[1] + i2 * s[2]
-                    for _ in 0..<od[3] {
+        for i0 in 0..<o0 {
+            for i1 in 0..<o1 {
+                for i2 in 0..<o2 {
+                    var at = i0 * s0 + i1 * s1 + i2 * s2
+                    for _ in 0..<o3 {
                         (dst + o * es).copyMemory(from: src + at * es, byteCount: es)
                         o += 1
-                        at += s[3]
+                        at += s3
                     }
                 }
             }
