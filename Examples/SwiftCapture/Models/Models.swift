@@ -57,7 +57,19 @@ public final class CNN: Module {
     }
 }
 
-/// `decoder_block`: one Llama-style block over 32 tokens of width 256, 4 heads, SwiGLU of 768.
-public func makeDecoderBlock() -> DecoderBlock {
-    DecoderBlock(dim: 256, heads: 4, hidden: 768, maxSequence: 32)
+/// `decoder_block`: one Llama-style block over 32 tokens of width 256 (4 heads of 64, rotary
+/// embeddings, causal mask), SwiGLU feed-forward of 768: KilnCapture's `DecoderBlock` written
+/// out, to show a user module made of the built-in layers.
+public final class Decoder: Module {
+    public let attnNorm = RMSNorm(256)
+    public let attn = MultiHeadAttention(dim: 256, heads: 4, maxSequence: 32)
+    public let mlpNorm = RMSNorm(256)
+    public let mlp = FeedForward(dim: 256, hidden: 768)
+
+    public init() {}
+
+    public func callAsFunction(_ x: TracedTensor) -> TracedTensor {
+        let h = x + attn(attnNorm(x))
+        return h + mlp(mlpNorm(h))
+    }
 }
