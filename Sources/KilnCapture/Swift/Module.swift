@@ -12,7 +12,7 @@ import KilnTensor
 /// try MLP().load(safetensors: "mlp.safetensors")     // fc1.weight, fc1.bias, fc2.weight, fc2.bias
 /// ```
 ///
-/// Parameter paths join property names with dots: a stored ``Parameter`` is a leaf, a stored
+/// Parameter paths join property names with dots: a stored ``ModuleParameter`` is a leaf, a stored
 /// module (or optional module) a branch, an array of modules or parameters numbers its
 /// elements (`layers.3.attention.wq.weight`). Property names are written in snake case
 /// (`attnNorm` is `attn_norm`, `runningMean` is `running_mean`) so that paths match PyTorch
@@ -34,8 +34,8 @@ extension Module {
 
     /// Every parameter and buffer with its module path, in declaration order (a parameter
     /// reachable twice, a tied weight, keeps its first path).
-    public func namedParameters() -> [(path: String, parameter: Parameter)] {
-        var found: [(path: String, parameter: Parameter)] = []
+    public func namedParameters() -> [(path: String, parameter: ModuleParameter)] {
+        var found: [(path: String, parameter: ModuleParameter)] = []
         var seen = Set<ObjectIdentifier>()
         collectParameters(self, prefix: "", into: &found, seen: &seen)
         return found
@@ -72,14 +72,15 @@ extension Layer {
     }
 }
 
-/// A learned weight or a buffer of a ``Module``: a KilnTensor ``KilnTensor/Tensor`` that
+/// A learned weight or a buffer of a ``Module`` (PyTorch's `nn.Parameter` and registered buffers;
+/// not called `Parameter` because KilnOps has one, the op table's): a KilnTensor ``KilnTensor/Tensor`` that
 /// ``Module/load(safetensors:)`` replaces and a capture turns into a constant named by its path.
 ///
 /// ```swift
-/// let weight = Parameter(zeros: [512, 256])            // f32, filled by load(safetensors:)
-/// let cos = Parameter(table, kind: .buffer(persistent: false))
+/// let weight = ModuleParameter(zeros: [512, 256])            // f32, filled by load(safetensors:)
+/// let cos = ModuleParameter(table, kind: .buffer(persistent: false))
 /// ```
-public final class Parameter: CustomStringConvertible {
+public final class ModuleParameter: CustomStringConvertible {
     /// Learned weights and saved buffers are in state dicts; non-persistent buffers are computed.
     public enum Kind: Equatable, Sendable {
         case parameter
@@ -102,10 +103,17 @@ public final class Parameter: CustomStringConvertible {
         self.init(zeros, kind: kind)
     }
 
+    /// A float32 parameter of ones (normalization weights, running variances).
+    public convenience init(ones shape: [Int], kind: Kind = .parameter) {
+        let count = shape.reduce(1) { $0 * Swift.max($1, 0) }
+        self.init(zeros: shape, kind: kind)
+        if let ones = try? Tensor([Float](repeating: 1, count: count), shape: shape) { value = ones }
+    }
+
     /// True when state dicts hold this parameter (not for a non-persistent buffer).
     public var isPersistent: Bool { kind != .buffer(persistent: false) }
 
-    public var description: String { "Parameter(\(value.dtype)\(value.shape))" }
+    public var description: String { "ModuleParameter(\(value.dtype)\(value.shape))" }
 
     private static func empty(_ dtype: DType) -> Tensor {
         // A rank-1 tensor with no elements always exists.
@@ -127,10 +135,10 @@ func snakeCase(_ name: String) -> String {
     return out
 }
 
-private func collectParameters(_ value: Any, prefix: String, into found: inout [(path: String, parameter: Parameter)],
+private func collectParameters(_ value: Any, prefix: String, into found: inout [(path: String, parameter: ModuleParameter)],
                                seen: inout Set<ObjectIdentifier>) {
     func join(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
-    if let p = value as? Parameter {
+    if let p = value as? ModuleParameter {
         if seen.insert(ObjectIdentifier(p)).inserted { found.append((prefix, p)) }
         return
     }

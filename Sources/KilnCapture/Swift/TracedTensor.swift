@@ -44,11 +44,11 @@ public struct TracedTensor: CustomStringConvertible {
 
     /// A parameter of the captured model as a value of this tensor's trace (a constant named by
     /// the parameter's module path), for custom layers: `x.matmul(x.use(weight).transposed(0, 1))`.
-    public func use(_ parameter: Parameter, file: String = #fileID, line: Int = #line) -> TracedTensor {
+    public func use(_ parameter: ModuleParameter, file: String = #fileID, line: Int = #line) -> TracedTensor {
         tracer.value(of: parameter, at: sourceLocation(file, line))
     }
 
-    func use(_ parameter: Parameter, at location: String?) -> TracedTensor {
+    func use(_ parameter: ModuleParameter, at location: String?) -> TracedTensor {
         tracer.value(of: parameter, at: location)
     }
 }

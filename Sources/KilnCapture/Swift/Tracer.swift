@@ -69,7 +69,7 @@ final class Tracer {
     }
 
     /// The parameter as a value of this trace: a constant named by its module path, made on first use.
-    func value(of parameter: Parameter, at location: String?) -> TracedTensor {
+    func value(of parameter: ModuleParameter, at location: String?) -> TracedTensor {
         let key = ObjectIdentifier(parameter)
         let type = TensorType(parameter.value.dtype, static: parameter.value.shape)
         if let id = constants[key] { return TracedTensor(tracer: self, id: id, type: type) }
@@ -109,7 +109,15 @@ final class Tracer {
             lastLocation = location ?? lastLocation
             return ids.map { TracedTensor(tracer: self, id: $0, type: builder.graph.type(of: $0)) }
         } catch {
-            let types = all.map { "\($0.type)" }.joined(separator: ", ")
+            // Each operand under its parameter name: `input f32[1, 512], weight f32[10, 256]`.
+            let names = OpTable.schema(named: op)?.parameters.filter(\.kind.isTensorLike).map(\.name) ?? []
+            var described: [String] = []
+            for (i, operand) in operands.enumerated() {
+                guard let operand else { continue }
+                described.append(i < names.count ? "\(names[i]) \(operand.type)" : "\(operand.type)")
+            }
+            if !listed.isEmpty { described.append("tensors [\(listed.map { "\($0.type)" }.joined(separator: ", "))]") }
+            let types = described.joined(separator: ", ")
             let detail = error.kind == .opRule ? error.message : "\(op): \(error.message)"
             fail(CaptureError(.shape, "\(detail) (operands: \(types))", location: location))
             return poisoned

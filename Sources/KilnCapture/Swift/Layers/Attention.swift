@@ -15,8 +15,8 @@ private func sine(_ x: Double) -> Double { sin(x) }
 /// with `rotate_half(x) = cat([-x[..., d/2:], x[..., :d/2]], -1)` (Llama's form), from tables of
 /// `pos * theta^(-2i/headDim)` for `maxSequence` positions (non-persistent buffers `cos`, `sin`).
 public final class RotaryEmbedding: Layer {
-    public let cos: Parameter
-    public let sin: Parameter
+    public let cos: ModuleParameter
+    public let sin: ModuleParameter
     public let headDim: Int
 
     public init(headDim: Int, maxSequence: Int, theta: Double = 10_000) {
@@ -32,8 +32,8 @@ public final class RotaryEmbedding: Layer {
             sinTable += row.map { Float(sine($0)) }
         }
         let shape = [Swift.max(maxSequence, 0), 2 * half]
-        cos = Parameter(zeros: shape, kind: .buffer(persistent: false))
-        sin = Parameter(zeros: shape, kind: .buffer(persistent: false))
+        cos = ModuleParameter(zeros: shape, kind: .buffer(persistent: false))
+        sin = ModuleParameter(zeros: shape, kind: .buffer(persistent: false))
         if let c = try? Tensor(cosTable, shape: shape), let s = try? Tensor(sinTable, shape: shape) {
             cos.value = c
             sin.value = s
@@ -41,7 +41,7 @@ public final class RotaryEmbedding: Layer {
     }
 
     /// The first `length` rows of a table, or all of them when it has that many.
-    func table(_ x: TracedTensor, _ p: Parameter, length: Dim) -> TracedTensor {
+    func table(_ x: TracedTensor, _ p: ModuleParameter, length: Dim) -> TracedTensor {
         let t = x.use(p)
         return length == t.shape[0] ? t : t.slice(0, 0..<(length.staticValue ?? 0))
     }
@@ -75,7 +75,7 @@ public final class MultiHeadAttention: Layer {
     public let wq: Linear, wk: Linear, wv: Linear, wo: Linear
     public let rope: RotaryEmbedding
     /// 0 on and below the diagonal, -inf above (non-persistent); nil without a causal mask.
-    public let mask: Parameter?
+    public let mask: ModuleParameter?
     public let heads: Int, headDim: Int
 
     public init(dim: Int, heads: Int, maxSequence: Int, ropeTheta: Double = 10_000, causal: Bool = true) {
@@ -89,7 +89,7 @@ public final class MultiHeadAttention: Layer {
         if causal {
             let n = Swift.max(maxSequence, 0)
             let values = (0..<n).flatMap { row in (0..<n).map { col in col <= row ? Float(0) : -Float.infinity } }
-            let mask = Parameter(zeros: [n, n], kind: .buffer(persistent: false))
+            let mask = ModuleParameter(zeros: [n, n], kind: .buffer(persistent: false))
             if let t = try? Tensor(values, shape: [n, n]) { mask.value = t }
             self.mask = mask
         } else {

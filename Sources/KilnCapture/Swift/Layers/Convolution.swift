@@ -8,15 +8,15 @@ import KilnTensor
 /// let h = conv(x)             // f32[1, 3, 64, 64] -> f32[1, 16, 64, 64]
 /// ```
 public final class Conv2d: Layer {
-    public let weight: Parameter
-    public let bias: Parameter?
+    public let weight: ModuleParameter
+    public let bias: ModuleParameter?
     public let stride: [Int], padding: [Int], dilation: [Int]
     public let groups: Int
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
-        weight = Parameter(zeros: [outChannels, inChannels / Swift.max(groups, 1), kernelSize, kernelSize])
-        self.bias = bias ? Parameter(zeros: [outChannels]) : nil
+        weight = ModuleParameter(zeros: [outChannels, inChannels / Swift.max(groups, 1), kernelSize, kernelSize])
+        self.bias = bias ? ModuleParameter(zeros: [outChannels]) : nil
         self.stride = [stride, stride]
         self.padding = [padding, padding]
         self.dilation = [dilation, dilation]
@@ -34,19 +34,19 @@ public final class Conv2d: Layer {
 /// `nn.BatchNorm2d` at inference: `(x - running_mean) / sqrt(running_var + eps) * weight + bias`
 /// per channel (dim 1). `num_batches_tracked` is kept so PyTorch state dicts load.
 public final class BatchNorm2d: Layer {
-    public let weight: Parameter
-    public let bias: Parameter
-    public let runningMean: Parameter
-    public let runningVar: Parameter
-    public let numBatchesTracked: Parameter
+    public let weight: ModuleParameter
+    public let bias: ModuleParameter
+    public let runningMean: ModuleParameter
+    public let runningVar: ModuleParameter
+    public let numBatchesTracked: ModuleParameter
     public let eps: Double
 
     public init(_ channels: Int, eps: Double = 1e-5) {
-        weight = Parameter(ones: [channels])
-        bias = Parameter(zeros: [channels])
-        runningMean = Parameter(zeros: [channels], kind: .buffer(persistent: true))
-        runningVar = Parameter(ones: [channels], kind: .buffer(persistent: true))
-        numBatchesTracked = Parameter(zeros: [], dtype: .int64, kind: .buffer(persistent: true))
+        weight = ModuleParameter(ones: [channels])
+        bias = ModuleParameter(zeros: [channels])
+        runningMean = ModuleParameter(zeros: [channels], kind: .buffer(persistent: true))
+        runningVar = ModuleParameter(ones: [channels], kind: .buffer(persistent: true))
+        numBatchesTracked = ModuleParameter(zeros: [], dtype: .int64, kind: .buffer(persistent: true))
         self.eps = eps
     }
 
@@ -83,15 +83,5 @@ public struct AdaptiveAvgPool2d: Layer {
 
     public func forward(_ x: TracedTensor) -> TracedTensor {
         x.apply("adaptive_avg_pool2d", [], ["output_size": .intList(outputSize)], at: x.tracer.location(#fileID, #line))
-    }
-}
-
-extension Parameter {
-    /// A float32 parameter of ones (normalization weights, running variances).
-    public convenience init(ones shape: [Int], kind: Kind = .parameter) {
-        let count = shape.reduce(1) { $0 * Swift.max($1, 0) }
-        let ones = (try? Tensor([Float](repeating: 1, count: count), shape: shape)) ?? (try? Tensor([Float](), shape: [0]))
-        self.init(zeros: shape, kind: kind)
-        if let ones { value = ones }
     }
 }

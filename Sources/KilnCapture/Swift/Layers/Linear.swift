@@ -7,12 +7,12 @@ import KilnTensor
 /// let h = fc1(x)              // x: f32[1, 256] -> f32[1, 512]
 /// ```
 public final class Linear: Layer {
-    public let weight: Parameter
-    public let bias: Parameter?
+    public let weight: ModuleParameter
+    public let bias: ModuleParameter?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
-        weight = Parameter(zeros: [outFeatures, inFeatures])
-        self.bias = bias ? Parameter(zeros: [outFeatures]) : nil
+        weight = ModuleParameter(zeros: [outFeatures, inFeatures])
+        self.bias = bias ? ModuleParameter(zeros: [outFeatures]) : nil
     }
 
     public func forward(_ x: TracedTensor) -> TracedTensor {
@@ -27,10 +27,10 @@ public final class Linear: Layer {
 /// let h = embed(tokens)       // tokens: i64[1, seq] -> f32[1, seq, 256]
 /// ```
 public final class Embedding: Layer {
-    public let weight: Parameter
+    public let weight: ModuleParameter
 
     public init(_ count: Int, _ dim: Int) {
-        weight = Parameter(zeros: [count, dim])
+        weight = ModuleParameter(zeros: [count, dim])
     }
 
     public func forward(_ indices: TracedTensor) -> TracedTensor {

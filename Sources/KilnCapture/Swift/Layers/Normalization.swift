@@ -2,16 +2,16 @@ import KilnOps
 
 /// `nn.LayerNorm` over the trailing `shape` dims: `(x - mean) / sqrt(var + eps) * weight + bias`.
 public final class LayerNorm: Layer {
-    public let weight: Parameter?
-    public let bias: Parameter?
+    public let weight: ModuleParameter?
+    public let bias: ModuleParameter?
     public let normalizedShape: [Int]
     public let eps: Double
 
     public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) {
         self.normalizedShape = normalizedShape
         self.eps = eps
-        weight = elementwiseAffine ? Parameter(ones: normalizedShape) : nil
-        self.bias = elementwiseAffine && bias ? Parameter(zeros: normalizedShape) : nil
+        weight = elementwiseAffine ? ModuleParameter(ones: normalizedShape) : nil
+        self.bias = elementwiseAffine && bias ? ModuleParameter(zeros: normalizedShape) : nil
     }
 
     /// Over the last dim of size `dim`.
@@ -28,11 +28,11 @@ public final class LayerNorm: Layer {
 /// `nn.RMSNorm` over the last dim: `x / sqrt(mean(x²) + eps) * weight`. `eps` is 1e-5 unless
 /// given (PyTorch's default, None, means the dtype's machine epsilon).
 public final class RMSNorm: Layer {
-    public let weight: Parameter
+    public let weight: ModuleParameter
     public let eps: Double
 
     public init(_ dim: Int, eps: Double = 1e-5) {
-        weight = Parameter(ones: [dim])
+        weight = ModuleParameter(ones: [dim])
         self.eps = eps
     }
 
