@@ -11,7 +11,9 @@ import KilnTensor
 public struct TensorSpec: Sendable, Hashable, CustomStringConvertible {
     /// One size: fixed, or a symbol with a range (the same name in two specs is the same size).
     public enum Size: Sendable, Hashable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+        /// A static size.
         case fixed(Int)
+        /// A bounded symbol (KilnIR's `symbol seq in 1...128`); memory is planned at the bound.
         case symbolic(String, ClosedRange<Int>)
 
         public init(integerLiteral value: Int) { self = .fixed(value) }
@@ -30,8 +32,11 @@ public struct TensorSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The graph input's name (`%x`).
     public var name: String
+    /// Its sizes, fixed or symbolic.
     public var shape: [Size]
+    /// Its element type; float32 unless given.
     public var dtype: DType
 
     public init(_ name: String, _ shape: [Size], dtype: DType = .float32) {

@@ -22,7 +22,9 @@ public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible 
         case load
     }
 
+    /// What went wrong, in a word.
     public var kind: Kind
+    /// What went wrong, with the op and the operands' types, or the tensor and field.
     public var message: String
     /// The Swift call that failed, `File.swift:LINE`, when known.
     public var location: String?
@@ -36,6 +38,7 @@ public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible 
         self.file = file
     }
 
+    /// `file: location: message`, the parts that are known.
     public var description: String {
         var text = ""
         if let file { text += file + ": " }

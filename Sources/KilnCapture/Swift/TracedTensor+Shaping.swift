@@ -26,6 +26,11 @@ extension TracedTensor {
         reshape(shape, file: file, line: line)
     }
 
+    /// PyTorch's name for ``reshape(_:file:line:)``: `x.view(1, -1)`.
+    public func view(_ shape: Dim..., file: String = #fileID, line: Int = #line) -> TracedTensor {
+        reshape(shape, file: file, line: line)
+    }
+
     /// Dims `start...end` merged into one (`flatten.using_ints`).
     public func flattened(start: Int = 0, end: Int = -1, file: String = #fileID, line: Int = #line) -> TracedTensor {
         apply("flatten.using_ints", [], ["start_dim": .int(start), "end_dim": .int(end)], at: tracer.location(file, line))

@@ -32,8 +32,11 @@ public struct TracedTensor: CustomStringConvertible {
 
     /// The shape; symbolic dims (`seq`) are ``KilnOps/Dim``s with a symbol.
     public var shape: [Dim] { type.shape }
+    /// The element type.
     public var dtype: DType { type.dtype }
+    /// The number of dims.
     public var rank: Int { type.rank }
+    /// `TracedTensor(f32[1, seq, 256])`.
     public var description: String { "TracedTensor(\(type))" }
 
     /// Records `op` on `self` and `others` at `location`; its single result.
