@@ -92,6 +92,18 @@ import Testing
         #expect(error.message.contains("static seq") && error.message.contains("f32[1, seq, 8]"), "\(error)")
     }
 
+    @Test func rotaryEmbeddingRejectsASymbolicSequence() throws {
+        let rope = RotaryEmbedding(headDim: 8, maxSequence: 16)
+        let errorResult = captureError {
+            try capture(rope, inputs: [TensorSpec("x", [1, 2, .symbol("seq", max: 16), 8])])
+        }
+        let error = try #require(errorResult)
+        #expect(error.kind == .trace && error.message.contains("static sequence length"), "\(error)")
+        // A static length shorter than the tables slices them.
+        let graph = try capture(rope, inputs: [TensorSpec("x", [1, 2, 5, 8])])
+        #expect(graph.nodes.filter { $0.op.name == "slice_copy.Tensor" }.count == 4)
+    }
+
     @Test func traceMisuse() throws {
         // A parameter the captured model does not own.
         let stray = ModuleParameter(zeros: [4, 4])

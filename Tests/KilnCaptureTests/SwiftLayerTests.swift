@@ -100,6 +100,15 @@ import Testing
             func callAsFunction(_ x: TracedTensor) -> TracedTensor { b(a(x)) }
         }
         #expect(Tied().namedParameters().map(\.path) == ["a.weight"])
+        // A subclass's parameters come after its superclass's.
+        class Base: Module {
+            let stem = Linear(2, 2, bias: false)
+            func callAsFunction(_ x: TracedTensor) -> TracedTensor { stem(x) }
+        }
+        final class Derived: Base {
+            let headLayer = Linear(2, 1, bias: false)
+        }
+        #expect(Derived().namedParameters().map(\.path) == ["stem.weight", "head_layer.weight"])
         #expect(snakeCase("numBatchesTracked") == "num_batches_tracked")
         #expect(snakeCase("_weight") == "weight")
     }

@@ -4,8 +4,8 @@
 //     swift run ExampleMLP [OUTPUT.pte]
 //
 // The weights are the `mlp` Example's seeded ones, saved as safetensors and loaded by name, and
-// the input is the Example's seeded input, so the printed logits equal `kiln eval` on
-// Examples/mlp/mlp.kir.
+// the input is the Example's seeded input, so the printed logits are `kiln eval`'s on
+// Examples/mlp/mlp.kir (to float32 rounding: the runtime's GEMM sums in another order).
 import Foundation
 import KilnCapture
 import KilnCaptureExamples

@@ -27,7 +27,10 @@ public protocol Module {
 
 extension Module {
     public func namedChildren() -> [(key: String, value: Any)] {
-        Mirror(reflecting: self).children.compactMap { child in
+        // A subclass's properties come after its superclass's, as PyTorch registers them.
+        var mirrors = [Mirror(reflecting: self)]
+        while let parent = mirrors[0].superclassMirror { mirrors.insert(parent, at: 0) }
+        return mirrors.flatMap(\.children).compactMap { child in
             child.label.map { (snakeCase($0), child.value) }
         }
     }

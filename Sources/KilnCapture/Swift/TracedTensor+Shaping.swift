@@ -94,7 +94,8 @@ extension TracedTensor {
     }
 }
 
-/// `tensors` joined along `dim` (`cat`).
+/// `tensors` joined along `dim` (`cat`). At least one tensor must be given (as for
+/// `torch.cat`; an empty list is a programming error and stops, like indexing an empty array).
 public func concatenated(_ tensors: [TracedTensor], dim: Int = 0, file: String = #fileID, line: Int = #line) -> TracedTensor {
     guard let first = tensors.first else {
         preconditionFailure("concatenated needs at least one tensor")

@@ -119,7 +119,8 @@ final class Tracer {
             if !listed.isEmpty { described.append("tensors [\(listed.map { "\($0.type)" }.joined(separator: ", "))]") }
             let types = described.joined(separator: ", ")
             let detail = error.kind == .opRule ? error.message : "\(op): \(error.message)"
-            fail(CaptureError(.shape, "\(detail) (operands: \(types))", location: location))
+            // An op rule that fails is about the operands; anything else is a misuse of the op.
+            fail(CaptureError(error.kind == .opRule ? .shape : .trace, "\(detail) (operands: \(types))", location: location))
             return poisoned
         }
     }

@@ -43,11 +43,18 @@ public final class RotaryEmbedding: Layer {
     /// The first `length` rows of a table, or all of them when it has that many.
     func table(_ x: TracedTensor, _ p: ModuleParameter, length: Dim) -> TracedTensor {
         let t = x.use(p)
-        return length == t.shape[0] ? t : t.slice(0, 0..<(length.staticValue ?? 0))
+        guard length != t.shape[0] else { return t }
+        guard let n = length.staticValue else {
+            x.tracer.fail(CaptureError(.trace, "rotary embeddings need a static sequence length, got \(x.type)",
+                                       location: x.tracer.location(#fileID, #line)))
+            return t
+        }
+        return t.slice(0, 0..<n)
     }
 
+    /// Rotates `x` (`[..., seq, headDim]`) by its positions.
     public func forward(_ x: TracedTensor) -> TracedTensor {
-        let length = x.shape.count >= 2 ? x.shape[x.rank - 2] : Dim(0)
+        let length = x.rank >= 2 ? x.shape[x.rank - 2] : Dim(0)
         let cos = table(x, self.cos, length: length), sin = table(x, self.sin, length: length)
         return rotate(x, cos: cos, sin: sin)
     }
