@@ -178,11 +178,14 @@ struct Capability {
                 return "\(op) on \(dtype.longName) is not supported; it takes \(names(support.dtypes))"
             }
         }
-        let tensors = node.operands + node.results
-        for id in tensors {
+        // max_rank bounds every tensor; min_rank the data input and the results (not a bias).
+        let main = Set(node.operands.prefix(1) + node.results)
+        for id in node.operands + node.results {
             let type = graph.type(of: id)
             if let max = support.limits.maxRank, type.rank > max { return "rank \(type.rank) > \(max) (%\(graph[id].name))" }
-            if let min = support.limits.minRank, type.rank < min { return "rank \(type.rank) < \(min) (%\(graph[id].name))" }
+            if let min = support.limits.minRank, type.rank < min, main.contains(id) {
+                return "rank \(type.rank) < \(min) (%\(graph[id].name))"
+            }
             if support.limits.staticShapes == true, type.staticShape == nil {
                 return "%\(graph[id].name) has dynamic shape \(type); needs static shapes"
             }

@@ -53,6 +53,23 @@ public struct DelegationPlan: Sendable {
     /// One entry per node of ``graph``, in graph order.
     public var placements: [Placement]
 
+    /// The plan with only partition `id` delegated (as partition 0) and its outputs added to the
+    /// graph's outputs: what `kiln compare` runs to check one partition's boundary values.
+    public func isolating(_ id: Int) -> DelegationPlan {
+        var single = self
+        let p = partitions[id]
+        single.graph.outputs += p.outputs
+        var only = p
+        only.id = 0
+        single.partitions = [only]
+        single.placements = placements.map { placement in
+            var q = placement
+            if q.partition != id { q.partition = nil; q.backend = nil } else { q.partition = 0 }
+            return q
+        }
+        return single
+    }
+
     /// Nodes left on the portable kernels.
     public var fallbacks: [Placement] { placements.filter { $0.backend == nil } }
 
