@@ -7,8 +7,8 @@ import KilnTensor
 ///
 /// Folding runs in graph order, so a chain of such nodes folds in one run. A folded result
 /// becomes a constant with the result's name. Nodes are left alone when their op has no kernel,
-/// when their results together exceed ``maxBytes``, or when the kernel rejects the operands
-/// (the runtime would report that).
+/// when their results together exceed ``maxBytes``, when the kernel rejects the operands
+/// (the runtime would report that), or when they dequantize (a quantized weight keeps its form).
 ///
 /// Ops with no tensor operand (`full`, `arange`) depend only on static sizes: they fold when
 /// their result is at most ``maxCreationBytes``, so shape arithmetic built from them (a causal
@@ -38,6 +38,9 @@ public struct ConstantFolding: Pass {
     public func run(_ graph: inout Graph) throws(PassError) {
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
             guard KernelRegistry.entry(for: node.op.name) != nil else { return .keep }
+            // A quantized weight stays `dequantize(integer constant)`: backends lower that
+            // pattern to integer kernels, and the file keeps the integer bytes.
+            guard !node.op.name.hasPrefix("quantized_decomposed.dequantize_per") else { return .keep }
             let limit = node.operands.isEmpty ? min(maxBytes, maxCreationBytes) : maxBytes
             var operands: [ValueID: Tensor] = [:]
             for id in node.operands {
