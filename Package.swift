@@ -73,7 +73,7 @@ let package = Package(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors",
+                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
