@@ -120,7 +120,7 @@ public enum EmbeddedDescriptors {
     {"op": "relu", "dtypes": ["float32"], "quantized": ["8a"]},
     {"op": "hardtanh", "dtypes": ["float32"], "quantized": ["8a"]},
     {"op": "clamp", "dtypes": ["float32"], "quantized": ["8a"]},
-    {"op": "sigmoid", "dtypes": ["float32"], "quantized": ["8a"]},
+    {"op": "sigmoid", "dtypes": ["float32"]},
     {"op": "hardswish", "dtypes": ["float32"]},
     {"op": "silu", "dtypes": ["float32"]},
     {"op": "leaky_relu", "dtypes": ["float32"]},

@@ -47,7 +47,7 @@ extension XNNLowering {
     mutating func lowerReshape(_ node: Node, index: Int) throws(XNNPACKError) {
         guard let x = node.operands.first else { throw unsupported(node, "has no input") }
         let out = plannedOutput(index)
-        let int8 = runsInt8(out, operands: [x])
+        let int8 = runsInt8(out, operands: [x]) && dequantizeSource(x)?.1 == out.q
         let input = try operand(x, int8: int8)
         if nhwc.contains(input) {
             let d = payload.values[Int(input)].dims   // N, H, W, C
@@ -88,7 +88,7 @@ extension XNNLowering {
             post[rank - 1 - i] = pad[2 * i + 1]
         }
         let out = plannedOutput(index)
-        let int8 = runsInt8(out, operands: [x])
+        let int8 = runsInt8(out, operands: [x]) && dequantizeSource(x)?.1 == out.q
         if nhwc.contains(try operand(x, int8: int8)) {
             pre = Self.toNHWC.map { pre[$0] }
             post = Self.toNHWC.map { post[$0] }

@@ -15,6 +15,9 @@ struct PlannedOutput {
 }
 
 extension XNNLowering {
+    /// Node kinds whose int8 form requires the output's quantization to equal the input's.
+    static let keepsParameters: Set<XNNNodeKind> = [.clamp, .maxPooling2d, .staticConstantPad, .staticReshape]
+
     /// Activations that can become a producer's output range.
     static let activations: Set<String> = ["relu", "hardtanh", "clamp"]
     /// Ops whose XNNPACK node has an output range.
@@ -98,7 +101,11 @@ extension XNNLowering {
                        layoutNHWC: Bool? = nil, params: [Int] = [], floatParams: [Double] = [],
                        range: (Double, Double)? = nil) throws(XNNPACKError) -> UInt32 {
         let out = plannedOutput(index)
-        let int8 = int8Capable && runsInt8(out, operands: inputs)
+        var int8 = int8Capable && runsInt8(out, operands: inputs)
+        // XNNPACK's int8 clamp, max pooling, pad and reshape keep their input's parameters.
+        if int8, Self.keepsParameters.contains(kind), let first = inputs.first, dequantizeSource(first)?.1 != out.q {
+            int8 = false
+        }
         let xs = try inputs.map { v throws(XNNPACKError) in try operand(v, int8: int8) }
         let nhwcOut = layoutNHWC ?? xs.contains { nhwc.contains($0) }
         if layoutNHWC == true, let first = xs.first, !nhwc.contains(first) {
@@ -123,6 +130,11 @@ extension XNNLowering {
         case "quantized_decomposed.dequantize_per_tensor":
             // Read lazily: an int8 consumer takes the int8 value, an fp32 one a `convert` of it.
             guard perTensorParams(node) != nil else { throw unsupported(node, "only int8 dequantize is lowered") }
+        case "quantized_decomposed.dequantize_per_channel":
+            // A per-channel weight: read by the node that packs it (``weight(_:of:)``).
+            guard node.operands.first.flatMap({ graph[$0].constantData }) != nil else {
+                throw unsupported(node, "only constant per-channel weights are lowered")
+            }
         case "quantized_decomposed.quantize_per_tensor":
             guard let q = perTensorParams(node), let x else { throw unsupported(node, "only int8 quantize is lowered") }
             let input = try operand(x, int8: false)
@@ -138,7 +150,7 @@ extension XNNLowering {
         case "relu", "hardtanh", "clamp":
             guard let range = activationRange(node), let x else { throw unsupported(node, "needs scalar bounds") }
             try emit(.clamp, node, index: index, inputs: [x], range: range)
-        case "sigmoid": try emit(.sigmoid, node, index: index, inputs: node.operands)
+        case "sigmoid": try emit(.sigmoid, node, index: index, inputs: node.operands, int8Capable: false)
         case "hardswish": try emit(.hardswish, node, index: index, inputs: node.operands, int8Capable: false)
         case "abs": try emit(.abs, node, index: index, inputs: node.operands, int8Capable: false)
         case "neg": try emit(.negate, node, index: index, inputs: node.operands, int8Capable: false)

@@ -25,8 +25,12 @@ final class XNNPACKDelegate {
     private let threadpool: pthreadpool_t?
     private let externals: UnsafeMutablePointer<xnn_external_value>
     private let boundaries: [Boundary]
+    /// False until `xnn_setup_runtime` has run with the pointers now in ``externals``.
+    private var isSetUp = false
     /// Constants XNNPACK reads while running (not packed at creation), copied out of the file.
     private var ownedConstants: [UnsafeMutableRawPointer] = []
+    /// Per-channel scales XNNPACK points at.
+    private let channelScales = ChannelScaleStore()
 
     /// Builds the subgraph of `payload` and creates its XNNPACK runtime on `threads` threads.
     /// `constant` returns a constant's bytes by named-data key (nil: missing).
@@ -71,7 +75,7 @@ final class XNNPACKDelegate {
         }
         ownedConstants = owned
 
-        let (subgraph, _) = try Self.defineOrFree(payload, data, owned)
+        let (subgraph, _) = try Self.defineOrFree(payload, data, owned, channelScales)
         defer { xnn_delete_subgraph(subgraph) }
         threadpool = threads > 1 ? pthreadpool_create(threads) : nil
         var created: xnn_runtime_t?
@@ -106,10 +110,10 @@ final class XNNPACKDelegate {
         self.boundaries = boundaries
     }
 
-    private static func defineOrFree(_ payload: XNNPayload, _ data: [UnsafeRawPointer?],
-                                     _ owned: [UnsafeMutableRawPointer]) throws(XNNPACKError) -> (xnn_subgraph_t, [UInt32]) {
+    private static func defineOrFree(_ payload: XNNPayload, _ data: [UnsafeRawPointer?], _ owned: [UnsafeMutableRawPointer],
+                                     _ scales: ChannelScaleStore) throws(XNNPACKError) -> (xnn_subgraph_t, [UInt32]) {
         do {
-            return try XNNSubgraphBuilder(payload: payload, constantData: data).build()
+            return try XNNSubgraphBuilder(payload: payload, constantData: data, channelScales: scales).build()
         } catch {
             owned.forEach { $0.deallocate() }
             throw error
@@ -144,11 +148,17 @@ final class XNNPACKDelegate {
             let bytes = t.unsafeMutableRawBytes.baseAddress
             if let transposer = boundary.transposer, let scratch = boundary.scratch {
                 if boundary.isInput, let source = bytes { transposer.run(from: source, to: scratch) }
-            } else {
+            } else if externals[i].data != bytes {
                 externals[i].data = bytes
+                isSetUp = false
             }
         }
-        try check(xnn_setup_runtime(runtime, boundaries.count, externals), "xnn_setup_runtime")
+        // A method's planned memory stays put between calls, so XNNPACK is set up once and
+        // again only when an argument moved.
+        if !isSetUp {
+            try check(xnn_setup_runtime(runtime, boundaries.count, externals), "xnn_setup_runtime")
+            isSetUp = true
+        }
         try check(xnn_invoke_runtime(runtime), "xnn_invoke_runtime")
         for i in 0..<boundaries.count where !boundaries[i].isInput {
             guard let transposer = boundaries[i].transposer, let scratch = boundaries[i].scratch,

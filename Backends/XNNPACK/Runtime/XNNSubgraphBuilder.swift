@@ -8,6 +8,9 @@ struct XNNSubgraphBuilder {
     let payload: XNNPayload
     /// The bytes of each constant value, by value index (nil for computed values).
     let constantData: [UnsafeRawPointer?]
+    /// Per-channel scales handed to XNNPACK, which keeps the pointers (they are read again when
+    /// the runtime is created): the caller frees them after the runtime is gone.
+    let channelScales: ChannelScaleStore
 
     /// The subgraph, and the XNNPACK id of each payload value. External input `i` gets id `i`,
     /// external output `j` gets id `inputs.count + j`.
@@ -53,11 +56,9 @@ struct XNNSubgraphBuilder {
                 return xnn_define_quantized_tensor_value(subgraph, datatype, v.zeroPoint, Float(v.scale), d.count,
                                                          d.baseAddress, data, externalID, flags, &id)
             case .qcint8, .qcint32:
-                let scales = v.channelScales.map { Float($0) }
-                return scales.withUnsafeBufferPointer { s in
-                    xnn_define_channelwise_quantized_tensor_value(subgraph, datatype, s.baseAddress, d.count, v.channelDim,
-                                                                  d.baseAddress, data, externalID, flags, &id)
-                }
+                let scales = channelScales.keep(v.channelScales)
+                return xnn_define_channelwise_quantized_tensor_value(subgraph, datatype, scales, d.count, v.channelDim,
+                                                                     d.baseAddress, data, externalID, flags, &id)
             }
         }
         try check(status, "value \(index) (\(v.datatype) \(dims))")
@@ -146,4 +147,19 @@ func describe(_ status: xnn_status) -> String {
     case xnn_status_out_of_memory: "out of memory"
     default: "status \(status.rawValue)"
     }
+}
+
+/// Float arrays that must outlive an XNNPACK subgraph and runtime (per-channel scales).
+final class ChannelScaleStore {
+    private var arrays: [UnsafeMutablePointer<Float>] = []
+
+    /// A copy of `values` as floats, alive until the store goes away.
+    func keep(_ values: [Double]) -> UnsafePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(values.count, 1))
+        for (i, v) in values.enumerated() { p[i] = Float(v) }
+        arrays.append(p)
+        return UnsafePointer(p)
+    }
+
+    deinit { arrays.forEach { $0.deallocate() } }
 }
