@@ -106,6 +106,14 @@ struct DescriptorCoverageTests {
         "div.Tensor": ([2, 3, 4], -1...1, { b, x, o in
             try b.call("div.Tensor", [x, try o.constant(&b, [3, 4], in: 0.5...2)])[0]
         }),
+        "add.Scalar": ([2, 3, 4], -1...1, { b, x, _ in try b.call("add.Scalar", [x], ["other": .float(0.5), "alpha": .int(2)])[0] }),
+        "sub.Scalar": ([2, 3, 4], -1...1, { b, x, _ in try b.call("sub.Scalar", [x], ["other": .float(0.25)])[0] }),
+        "mul.Scalar": ([2, 3, 4], -1...1, { b, x, _ in try b.call("mul.Scalar", [x], ["other": .float(0.125)])[0] }),
+        "div.Scalar": ([2, 3, 4], -1...1, { b, x, _ in try b.call("div.Scalar", [x], ["other": .float(3)])[0] }),
+        "rms_norm": ([2, 3, 16], -2...2, { b, x, o in
+            try b.call("rms_norm", [x], ["normalized_shape": .intList([16]), "weight": .tensor(try o.constant(&b, [16])),
+                                         "eps": .float(1e-5)])[0]
+        }),
         "_softmax": ([2, 8], -2...2, { b, x, _ in try b.call("_softmax", [x], ["dim": .int(-1), "half_to_float": .bool(false)])[0] }),
         "max_pool2d": ([1, 2, 6, 6], -1...1, { b, x, _ in
             try b.call("max_pool2d", [x], ["kernel_size": .intList([2, 2]), "stride": .intList([2, 2])])[0]

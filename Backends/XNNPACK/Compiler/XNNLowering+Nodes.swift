@@ -22,7 +22,8 @@ extension XNNLowering {
     static let activations: Set<String> = ["relu", "hardtanh", "clamp"]
     /// Ops whose XNNPACK node has an output range.
     static let rangedOps: Set<String> = ["linear", "addmm", "mm", "convolution", "add.Tensor", "sub.Tensor",
-                                         "mul.Tensor", "div.Tensor", "max_pool2d", "avg_pool2d",
+                                         "mul.Tensor", "div.Tensor", "add.Scalar", "sub.Scalar", "mul.Scalar",
+                                         "div.Scalar", "max_pool2d", "avg_pool2d",
                                          "_adaptive_avg_pool2d", "adaptive_avg_pool2d"]
 
     /// Marks each activation whose input is the only use of a ranged op's result, so the op
@@ -170,6 +171,10 @@ extension XNNLowering {
             try lowerBinary(node, index: index, args)
         case "view_copy", "flatten.using_ints", "_unsafe_view", "reshape", "view", "squeeze.dims", "unsqueeze":
             try lowerReshape(node, index: index)
+        case "add.Scalar", "sub.Scalar", "mul.Scalar", "div.Scalar":
+            try lowerScalarBinary(node, index: index, args)
+        case "rms_norm":
+            try lowerRMSNorm(node, index: index, args)
         case "_softmax", "softmax.int":
             try lowerSoftmax(node, index: index, args)
         case "constant_pad_nd":
