@@ -113,15 +113,21 @@ struct XNNLowering {
         return index
     }
 
-    /// True when a convolution or pooling reads `v`, directly or through a dequantize.
+    /// True when a convolution or pooling reads `v`, directly or through quantize, dequantize
+    /// and unary elementwise ops (which keep whatever layout their input has).
     func readsAsImage(_ v: ValueID) -> Bool {
         for i in uses[v] ?? [] {
             let node = graph.nodes[i]
             if Self.imageOps.contains(node.op.name) { return true }
-            if node.op.name == "quantized_decomposed.dequantize_per_tensor", readsAsImage(node.results[0]) { return true }
+            if Self.layoutKeeping.contains(node.op.name), readsAsImage(node.results[0]) { return true }
         }
         return false
     }
+
+    static let layoutKeeping: Set<String> = [
+        "quantized_decomposed.dequantize_per_tensor", "quantized_decomposed.quantize_per_tensor", "relu", "hardtanh",
+        "clamp", "sigmoid", "hardswish", "silu", "leaky_relu", "abs", "neg", "sqrt",
+    ]
 
     static let imageOps: Set<String> = ["convolution", "max_pool2d", "avg_pool2d", "_adaptive_avg_pool2d",
                                         "adaptive_avg_pool2d"]
