@@ -20,7 +20,8 @@ struct PayloadTests {
 
     static func decode(_ p: XNNPayload) throws(XNNPACKError) -> XNNPayload {
         let bytes = p.encoded()
-        return try bytes.withUnsafeBytes { raw throws(XNNPACKError) in try XNNPayload.decode(raw) }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(XNNPACKError) in try XNNPayload.decode(raw) } }
+        return try result.get()
     }
 
     static func rejects(_ p: XNNPayload, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -40,7 +41,7 @@ struct PayloadTests {
 
     @Test func rejectsMalformedPayloads() {
         let bad: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
-        #expect(throws: XNNPACKError.self) { try bad.withUnsafeBytes { raw throws(XNNPACKError) in try XNNPayload.decode(raw) } }
+        #expect(throws: XNNPACKError.self) { try bad.withUnsafeBytes { raw in try XNNPayload.decode(raw) } }
 
         var p = Self.sample()
         p.nodes[0].inputs[0] = 9

@@ -17,28 +17,25 @@ extension XNNLowering {
         }
         let out = plannedOutput(index)
         let int8 = kind != .divide && runsInt8(out, operands: [a, b])
-        var xs: [UInt32] = []
-        for v in [a, b] {
-            if let t = graph[v].constantData, !int8 {
-                xs.append(UInt32.max)
-                _ = t
-            } else {
-                xs.append(try operand(v, int8: int8))
-            }
+        // Non-constant operands first: whether one is an NHWC image decides how constants are laid out.
+        var xs = [UInt32?](repeating: nil, count: 2)
+        for (i, v) in [a, b].enumerated() where int8 || graph[v].constantData == nil {
+            xs[i] = try operand(v, int8: int8)
         }
-        let image = xs.contains { $0 != UInt32.max && nhwc.contains($0) }
-        for (i, v) in [a, b].enumerated() where xs[i] == UInt32.max {
-            let t = graph[v].constantData!
+        let image = xs.contains { $0.map { nhwc.contains($0) } ?? false }
+        for (i, v) in [a, b].enumerated() where xs[i] == nil {
+            guard let t = graph[v].constantData else { continue }
             xs[i] = image ? try constantNHWC(v, t) : try constant(v, t)
         }
+        let inputs = xs.compactMap { $0 }
         if image {
-            for (i, v) in [a, b].enumerated() where !nhwc.contains(xs[i]) && payload.values[Int(xs[i])].dataKey == nil
-                && payload.values[Int(xs[i])].dims.count == 4 {
+            for (i, v) in [a, b].enumerated() where !nhwc.contains(inputs[i]) && payload.values[Int(inputs[i])].dataKey == nil
+                && payload.values[Int(inputs[i])].dims.count == 4 {
                 throw unsupported(node, "%\(graph[v].name) is NCHW while the other operand is an NHWC image")
             }
         }
         let y = try bindOutput(out, int8: int8, layoutNHWC: image, node: node)
-        payload.nodes.append(XNNNode(kind: kind, inputs: xs, outputs: [y], outputMin: out.min, outputMax: out.max,
+        payload.nodes.append(XNNNode(kind: kind, inputs: inputs, outputs: [y], outputMin: out.min, outputMax: out.max,
                                      source: graph.describe(node)))
     }
 
