@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "KilnCapture", targets: ["KilnCapture"]),
         .library(name: "KilnPartition", targets: ["KilnPartition"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
+        .library(name: "XNNPACKRuntime", targets: ["XNNPACKRuntime"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -56,11 +57,23 @@ let package = Package(
         .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
+        // The XNNPACK CPU backend (Backends/XNNPACK): Debian's libxnnpack + libpthreadpool as a system
+        // library, the payload model shared by both halves, the runtime and the compiler.
+        .systemLibrary(name: "CXNNPACK", path: "Backends/XNNPACK/CXNNPACK"),
+        .target(name: "XNNPACKSchema", dependencies: ["KilnPTE"], path: "Backends/XNNPACK/Schema",
+                swiftSettings: nativeFlags),
+        .target(name: "XNNPACKRuntime",
+                dependencies: ["CXNNPACK", "XNNPACKSchema", "KilnRuntime", "KilnTensor", "KilnPTE", "KilnKernels"],
+                path: "Backends/XNNPACK/Runtime", swiftSettings: nativeFlags),
+        .target(name: "XNNPACKCompiler",
+                dependencies: ["XNNPACKSchema", "KilnPartition", "KilnIR", "KilnOps", "KilnTensor",
+                               "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/XNNPACK/Compiler", swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors",
+                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -104,6 +117,10 @@ let package = Package(
         .testTarget(name: "KilnPartitionTests",
                     dependencies: ["KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime",
                                    "KilnPTE", "KilnTensor", "KilnOps", "KilnExamples"]),
+        .testTarget(name: "XNNPACKBackendTests",
+                    dependencies: ["XNNPACKCompiler", "XNNPACKRuntime", "XNNPACKSchema", "CXNNPACK", "KilnPartition",
+                                   "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE",
+                                   "KilnTensor", "KilnOps", "KilnKernels", "KilnExamples"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Debian packages Kiln needs at build or test time: FlatBuffers headers for the .pte verifier
 # and flatc to check its generated header; protoc to check the ONNX importer's generated Swift.
 # (XNNPACK and Vulkan backends add theirs as they land.)
-PACKAGES=(python3 libflatbuffers-dev flatbuffers-compiler protobuf-compiler)
+PACKAGES=(python3 libflatbuffers-dev flatbuffers-compiler protobuf-compiler libxnnpack-dev libpthreadpool-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,6 +22,15 @@ if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Sources/KilnRuntime/*.swift \
   exit 1
 fi
 
+# Likewise the XNNPACK backend's runtime (and the payload model it shares with the compiler).
+echo "test: building the XNNPACK runtime alone"
+swift build --target XNNPACKRuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Backends/XNNPACK/Runtime/*.swift Backends/XNNPACK/Schema/*.swift \
+    | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|KilnRuntime|XNNPACKSchema|CXNNPACK|Glibc|Darwin)$"; then
+  echo "test: XNNPACKRuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "test: building (debug, with tests)"

@@ -1,5 +1,8 @@
 import KilnBackendDescriptors
 import KilnPartition
+import KilnRuntime
+import XNNPACKCompiler
+import XNNPACKRuntime
 
 /// The backends this build of `kiln` knows. A backend joins with one line here: its compiler
 /// (`catalog.register(XNNPACKCompiler())`, plus its runtime in `BackendRegistry.shared`), or,
@@ -10,7 +13,9 @@ enum KilnBackends {
         guard !registered.value else { return }
         registered.value = true
         let catalog = BackendCatalog.shared
-        catalog.register(descriptor: try descriptor("Backends/XNNPACK/descriptor.json"))
+        let xnnpack = XNNPACKRuntime()
+        catalog.register(XNNPACKCompiler()) { xnnpack.isAvailable ? nil : "xnn_initialize fails on this CPU" }
+        BackendRegistry.shared.register(xnnpack)
         catalog.register(descriptor: try descriptor("Backends/NPU/descriptor.json"))
         catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
     }

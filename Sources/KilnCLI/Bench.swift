@@ -71,6 +71,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let progress = Progress(enabled: isatty(2) != 0)
+            try KilnBackends.registerAll()
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()
             let program = try Program.load(path: file)

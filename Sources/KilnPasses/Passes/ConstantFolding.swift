@@ -27,17 +27,21 @@ public struct ConstantFolding: Pass {
     public var maxBytes: Int
     /// The largest result, in bytes, of an op with no tensor operand that is folded.
     public var maxCreationBytes: Int
+    /// Ops never folded (the delegation pipeline keeps `dequantize_per_*` of int8 weights, so a
+    /// backend sees a quantized weight rather than its fp32 value).
+    public var keeping: Set<String>
 
     public init() { self.init(maxBytes: 64 << 20) }
 
-    public init(maxBytes: Int, maxCreationBytes: Int = 64 << 10) {
+    public init(maxBytes: Int, maxCreationBytes: Int = 64 << 10, keeping: Set<String> = []) {
         self.maxBytes = maxBytes
         self.maxCreationBytes = maxCreationBytes
+        self.keeping = keeping
     }
 
     public func run(_ graph: inout Graph) throws(PassError) {
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
-            guard KernelRegistry.entry(for: node.op.name) != nil else { return .keep }
+            guard KernelRegistry.entry(for: node.op.name) != nil, !keeping.contains(node.op.name) else { return .keep }
             let limit = node.operands.isEmpty ? min(maxBytes, maxCreationBytes) : maxBytes
             var operands: [ValueID: Tensor] = [:]
             for id in node.operands {
