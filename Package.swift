@@ -54,13 +54,20 @@ let package = Package(
                 swiftSettings: nativeFlags),
         // Backends/*/descriptor.json embedded as text (scripts/backends/embed_descriptors.sh).
         .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
+        // The GPU backend: Vulkan compute through the system loader (lavapipe where there is no GPU).
+        .systemLibrary(name: "CVulkan", path: "Backends/GPU/CVulkan", providers: [.apt(["libvulkan-dev"])]),
+        .target(name: "GPURuntime", dependencies: ["CVulkan", "KilnRuntime", "KilnTensor", "KilnPTE"],
+                path: "Backends/GPU/Runtime", swiftSettings: nativeFlags),
+        .target(name: "GPUCompiler",
+                dependencies: ["KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/GPU/Compiler", swiftSettings: nativeFlags),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors",
+                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "GPUCompiler", "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -96,6 +103,9 @@ let package = Package(
         .testTarget(name: "KilnPartitionTests",
                     dependencies: ["KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime",
                                    "KilnPTE", "KilnTensor", "KilnOps", "KilnExamples"]),
+        .testTarget(name: "GPUBackendTests",
+                    dependencies: ["GPUCompiler", "GPURuntime", "KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnOps",
+                                   "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnTensor", "KilnExamples"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )
