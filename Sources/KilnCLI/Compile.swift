@@ -1,6 +1,7 @@
 import ArgumentParser
 import KilnEmit
 import KilnIR
+import KilnPartition
 import KilnPasses
 import KilnTensor
 
@@ -19,6 +20,12 @@ struct Compile: ParsableCommand {
             goes to stderr: nodes, instructions, operators, constant bytes, arena bytes against \
             the lower bound (the most bytes live at once), file size and time. With --dump-after, \
             stdout holds the graph after each named pass, each under a `// after NAME` line.
+
+            With --backends, the graph is first canonicalized for those backends and partitioned \
+            (`kiln plan` shows the same plan); each partition is lowered by its backend's compiler \
+            into a delegate whose payload is a segment of the file, and the rest runs on the portable \
+            kernels. --dump-after also takes the stages `partition` (the graph with each delegated node \
+            annotated) and `lower` (the graph with delegate calls).
             """
     )
 
@@ -34,20 +41,29 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp("Print the graph after these passes (comma-separated).", valueName: "name,..."))
     var dumpAfter: String?
 
+    @Option(help: BackendSelection.help)
+    var backends: String?
+
     @Flag(help: "Also print what each pass did and the time of each phase (to stderr).")
     var verbose = false
 
     func validate() throws {
         try ModelFile.validate(file, inputShapes: inputShape)
-        let pipeline = CompileOptions.standardPasses.map(\.name)
+        if let backends { try BackendSelection.validate(backends) }
+        let stages = backends == nil ? [] : DelegationPipeline.stageNames
+        let pipeline = CompileOptions.standardPasses.map(\.name) + stages
         for name in Check.names(dumpAfter) where !pipeline.contains(name) {
-            throw ValidationError("unknown pass '\(name)' in --dump-after; compile runs: \(pipeline.joined(separator: ", "))")
+            let hint = DelegationPipeline.stageNames.contains(name) ? " (the stage \(name) runs with --backends)" : ""
+            throw ValidationError("unknown pass '\(name)' in --dump-after\(hint); compile runs: \(pipeline.joined(separator: ", "))")
         }
     }
 
     func run() throws {
         try reportingErrors {
-            let graph = try ModelFile.read(file, inputShapes: inputShape)
+            var graph = try ModelFile.read(file, inputShapes: inputShape)
+            if let backends {
+                graph = try delegate(graph, backends: backends)
+            }
             var options = CompileOptions()
             options.dumpAfter = Set(Check.names(dumpAfter))
             options.dump = { pass, text in print("// after \(pass)\n" + text, terminator: "") }
@@ -68,6 +84,30 @@ struct Compile: ParsableCommand {
                            + "\(r.values) values, \(r.constants) constants")
             }
             printError("wrote \(output): \(result.report)")
+        }
+    }
+
+    /// Canonicalizes, partitions and lowers `graph` for `backends`, printing the plan's totals.
+    private func delegate(_ graph: Graph, backends: String) throws -> Graph {
+        let selection = try BackendSelection.resolve(backends, needsCompiler: true)
+        if !selection.skipped.isEmpty {
+            printError("auto: skipping \(selection.skipped.joined(separator: ", ")) (no compiler in this build)")
+        }
+        var pipeline = DelegationPipeline(backends: selection.entries, auto: selection.isAuto)
+        pipeline.dumpAfter = Set(Check.names(dumpAfter)).intersection(DelegationPipeline.stageNames)
+        pipeline.dump = { stage, text in print("// after \(stage)\n" + text, terminator: "") }
+        do {
+            let (lowered, plan) = try pipeline.run(graph)
+            let counts = plan.nodeCounts
+            let parts = plan.backends.map { name in
+                "\(name) \(plan.partitions.filter { $0.backend == name }.count) partitions / \(counts[name] ?? 0) nodes"
+            }
+            printError("plan: \(parts.joined(separator: ", ")), portable \(counts["portable"] ?? 0) nodes")
+            return lowered
+        } catch {
+            var e = error
+            if e.file == nil { e.file = file }
+            throw e
         }
     }
 

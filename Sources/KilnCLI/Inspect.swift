@@ -65,7 +65,7 @@ struct PTESummary {
             out += "inline constant buffers: \(program.constantBuffer.count)\n"
         }
         for plan in program.executionPlan {
-            out += PlanSummary(plan: plan).text
+            out += PlanSummary(plan: plan, program: program).text
         }
         return out
     }
@@ -90,7 +90,7 @@ struct PTESummary {
                          ("offsets", .array($0.offsets.map { .int(Int(clamping: $0)) }))])
             } ?? .null),
             ("inline_constant_buffers", .int(program.constantBuffer.count)),
-            ("execution_plans", .array(program.executionPlan.map { PlanSummary(plan: $0).json })),
+            ("execution_plans", .array(program.executionPlan.map { PlanSummary(plan: $0, program: program).json })),
         ])
     }
 }
@@ -98,6 +98,8 @@ struct PTESummary {
 /// One method of a `.pte`, as `kiln inspect` shows it.
 struct PlanSummary {
     var plan: PTE.ExecutionPlan
+    /// The program, for delegate payload sizes and named data.
+    var program: PTE.Program
 
     var text: String {
         var out = "plan \"\(plan.name)\": \(plan.values.count) values ("
@@ -126,7 +128,18 @@ struct PlanSummary {
             out += "  arena \(id): \(size) bytes for \(arena[id, default: 0]) bytes of planned tensors\n"
         }
         if !plan.delegates.isEmpty {
-            out += "  delegates: " + plan.delegates.map(\.id).joined(separator: ", ") + "\n"
+            out += "  delegates (\(plan.delegates.count)):\n"
+            for (d, info) in delegateInfo.enumerated() {
+                out += "    [\(d)] \(info.id): payload \(info.payload), called by instruction"
+                    + "\(info.callers.count == 1 ? "" : "s") \(info.callers.map(String.init).joined(separator: ", "))"
+                    + (info.specs.isEmpty ? "" : "; compile specs: \(info.specs.joined(separator: ", "))") + "\n"
+            }
+            if !program.namedData.isEmpty {
+                out += "  named data: " + program.namedData.map { entry in
+                    let size = Int(entry.segmentIndex) < program.segments.count ? "\(program.segments[Int(entry.segmentIndex)].size) bytes" : "segment out of range"
+                    return "\(entry.key) (\(size))"
+                }.joined(separator: ", ") + "\n"
+            }
         }
         return out
     }
@@ -164,11 +177,42 @@ struct PlanSummary {
                     return .object(fields)
                 })
             })),
+            ("delegates", .array(delegateInfo.map { info in
+                .object([("id", .string(info.id)), ("payload", .string(info.payload)),
+                         ("payload_bytes", info.payloadBytes.map(JSON.int) ?? .null),
+                         ("called_by", .array(info.callers.map(JSON.int))),
+                         ("compile_specs", .array(info.specs.map(JSON.string)))])
+            })),
             ("arenas", .array(plan.nonConstBufferSizes.enumerated().map { id, size in
                 .object([("id", .int(id)), ("size", .int(Int(clamping: size))),
                          ("planned_tensor_bytes", .int(arena[id, default: 0]))])
             })),
         ])
+    }
+
+    /// Per delegate: its backend id, where its payload is and how big, the instructions that
+    /// call it, and its compile specs (`key (N bytes)`).
+    var delegateInfo: [(id: String, payload: String, payloadBytes: Int?, callers: [Int], specs: [String])] {
+        plan.delegates.enumerated().map { d, delegate in
+            var bytes: Int?
+            let payload: String
+            let index = Int(delegate.processed.index)
+            switch delegate.processed.location {
+            case .segment:
+                bytes = index < program.segments.count ? Int(clamping: program.segments[index].size) : nil
+                payload = bytes.map { "\($0) bytes in segment \(index)" } ?? "segment \(index) (out of range)"
+            case .inline:
+                bytes = index < program.backendDelegateData.count ? program.backendDelegateData[index].data.count : nil
+                payload = bytes.map { "\($0) bytes inline" } ?? "inline data \(index) (out of range)"
+            }
+            var callers: [Int] = []
+            for chain in plan.chains {
+                for (i, instruction) in chain.instructions.enumerated() {
+                    if case .delegateCall(let called, _) = instruction, Int(called) == d { callers.append(i) }
+                }
+            }
+            return (delegate.id, payload, bytes, callers, delegate.compileSpecs.map { "\($0.key) (\($0.value.count) bytes)" })
+        }
     }
 
     /// `aten::addmm.out` (no `.` for an empty overload).

@@ -12,7 +12,8 @@ struct Kiln: ParsableCommand {
             64 for command-line usage errors.
             """,
         version: KilnVersion.string,
-        subcommands: [Check.self, Eval.self, Compile.self, Inspect.self, Run.self, Bench.self, Ops.self]
+        subcommands: [Check.self, Eval.self, Compile.self, Plan.self, Compare.self, Inspect.self, Run.self, Bench.self, Ops.self,
+                      ListBackends.self]
     )
 }
 

@@ -7,7 +7,8 @@ import KilnTensor
 /// (`exir/emit/_emitter.py`) so the file loads in ExecuTorch's runtime as well as Kiln's.
 ///
 /// One ExecutionPlan named after the graph, with one Chain whose inputs and outputs are the
-/// plan's and whose instructions are one KernelCall per node, in node order:
+/// plan's and whose instructions are one KernelCall per node, in node order (a DelegateCall for
+/// a node that calls a lowered delegate):
 ///
 /// - **values**: the graph inputs' Tensor EValues, then the constants', then for each node the
 ///   EValues its arguments need (in parameter order; see `EValueTable`), its results' Tensor
@@ -26,6 +27,10 @@ import KilnTensor
 /// - **planned tensors** (inputs and node results): `allocation_info` in memory id 1 at the
 ///   ``MemoryPlan`` offset; `non_const_buffer_sizes` is `[0, arenaSize]`. Sizes are at the
 ///   symbols' upper bounds, with DYNAMIC_BOUND when a dim is symbolic; dim order is contiguous.
+/// - **delegates**: each lowered delegate is a `BackendDelegate` (its backend id and compile
+///   specs) whose payload is a segment of its own after the constant segment; its named data
+///   are further segments, listed in `program.named_data`. A DelegateCall's args are the
+///   delegate's input EValues, then its output tensors.
 /// - **debug handles**: ExecuTorch keeps them outside the program (ETRecord); Kiln puts them in
 ///   the chain's `stacktrace`, one FrameList per instruction holding one Frame with `name` = the
 ///   node's op (as written in `.kir`), `lineno` = its debug handle and `context` = its location.
@@ -87,8 +92,43 @@ public struct PTEEmitter: Sendable {
         var operatorIndex: [PTEOperator: Int32] = [:]
         var instructions: [PTE.Instruction] = []
         var stacktrace: [PTE.FrameList] = []
+        var delegates: [PTE.BackendDelegate] = []
+        var payloadSegments: [[UInt8]] = []
+        var namedData: [PTE.NamedData] = []
+        var delegateIndexOf: [Int: Int32] = [:]
         for node in graph.nodes {
             let subject = graph.describe(node)
+            if let index = node.delegateIndex {
+                // DelegateCall: the delegate's inputs, then its outputs (ExecuTorch's emitter).
+                let delegate = graph.delegates[index]
+                let delegateIndex: Int32
+                if let known = delegateIndexOf[index] {
+                    delegateIndex = known
+                } else {
+                    delegateIndex = Int32(delegates.count)
+                    delegateIndexOf[index] = delegateIndex
+                    payloadSegments.append(delegate.payload)
+                    delegates.append(PTE.BackendDelegate(
+                        id: delegate.backendID,
+                        processed: PTE.BackendDelegateDataReference(location: .segment, index: UInt32(payloadSegments.count)),
+                        compileSpecs: delegate.compileSpecs.map { PTE.CompileSpec(key: $0.key, value: $0.value) }))
+                    for blob in delegate.namedData {
+                        payloadSegments.append(blob.bytes)
+                        namedData.append(PTE.NamedData(key: blob.key, segmentIndex: UInt32(payloadSegments.count)))
+                    }
+                }
+                var args: [Int32] = []
+                for argument in node.arguments.prefix(1) {
+                    guard case .tensorList(let inputs) = argument else { continue }
+                    for id in inputs { args.append(try table.append(.tensor(id), subject: subject)) }
+                }
+                for id in node.results {
+                    args.append(try table.appendTensor(id, try plannedTensor(id, in: graph, plan: plan)))
+                }
+                instructions.append(.delegateCall(delegateIndex: delegateIndex, args: args))
+                stacktrace.append(try frames(node, subject: subject))
+                continue
+            }
             let pte = node.op.pte!  // requireCoreOps checked it
             let opIndex: Int32
             if let known = operatorIndex[pte] {
@@ -116,14 +156,7 @@ public struct PTEEmitter: Sendable {
                 args.append(outs.count == 1 ? outs[0] : try table.append(.tensorList(outs)))
             }
             instructions.append(.kernelCall(opIndex: opIndex, args: args))
-
-            guard let handle = Int32(exactly: node.debugHandle) else {
-                throw EmitError(.tooLarge, "debug handle \(node.debugHandle) does not fit the .pte's 32-bit line number",
-                                subject: subject)
-            }
-            stacktrace.append(PTE.FrameList(items: [
-                PTE.Frame(lineno: handle, name: node.op.name, context: node.location?.text),
-            ]))
+            stacktrace.append(try frames(node, subject: subject))
         }
 
         let inputs = planned
@@ -137,21 +170,31 @@ public struct PTEEmitter: Sendable {
         let chain = PTE.Chain(inputs: inputs, outputs: outputs, instructions: instructions, stacktrace: stacktrace)
         let executionPlan = PTE.ExecutionPlan(
             name: graph.name, values: table.values, inputs: inputs, outputs: outputs, chains: [chain],
-            operators: operators, nonConstBufferSizes: [0, Int64(plan.arenaSize)])
+            operators: operators, delegates: delegates, nonConstBufferSizes: [0, Int64(plan.arenaSize)])
         let program = PTE.Program(
             executionPlan: [executionPlan],
-            constantSegment: PTE.SubsegmentOffsets(segmentIndex: 0, offsets: segment.offsets))
-        var file = PTEFile(program: program, segments: [segment.bytes])
+            constantSegment: PTE.SubsegmentOffsets(segmentIndex: 0, offsets: segment.offsets),
+            namedData: namedData)
+        var file = PTEFile(program: program, segments: [segment.bytes] + payloadSegments)
         do { try file.layOutSegments() } catch {
             throw EmitError(.serialization, "cannot lay out the segments: \(error)")
         }
         return file
     }
 
+    /// The stack trace entry of `node`: one frame with its op, debug handle and location.
+    private func frames(_ node: Node, subject: String) throws(EmitError) -> PTE.FrameList {
+        guard let handle = Int32(exactly: node.debugHandle) else {
+            throw EmitError(.tooLarge, "debug handle \(node.debugHandle) does not fit the .pte's 32-bit line number",
+                            subject: subject)
+        }
+        return PTE.FrameList(items: [PTE.Frame(lineno: handle, name: node.op.name, context: node.location?.text)])
+    }
+
     /// Throws `.notDecomposed` naming the first node without a `.pte` operator (and how many
-    /// others there are).
+    /// others there are); delegate calls are emitted as DelegateCalls.
     static func requireCoreOps(_ graph: Graph) throws(EmitError) {
-        let missing = graph.nodes.filter { $0.op.pte == nil }
+        let missing = graph.nodes.filter { $0.op.pte == nil && $0.delegateIndex == nil }
         guard let first = missing.first else { return }
         let others = missing.count > 1 ? " (and \(missing.count - 1) other node\(missing.count == 2 ? "" : "s"))" : ""
         throw EmitError(.notDecomposed,

@@ -138,6 +138,13 @@ public struct GraphBuilder {
         return results
     }
 
+    /// Adds a lowered delegate for ``OpSchema/delegateCall(results:)`` nodes to call.
+    /// - Returns: its index in ``Graph/delegates`` (the call's `delegate` argument).
+    public mutating func addDelegate(_ delegate: LoweredDelegate) -> Int {
+        graph.delegates.append(delegate)
+        return graph.delegates.count - 1
+    }
+
     /// Gives node `index` another debug handle (for rewrites that decide, after building a node,
     /// which one inherits the handle of the node it replaces).
     public mutating func setAnnotations(_ annotations: [String: Annotation], ofNode index: Int) {

@@ -159,10 +159,25 @@ public struct GraphEvaluator: Sendable {
     /// - Throws: ``PassError`` naming the node: `.missingKernel` when no kernel is registered for
     ///   its op, `.kernel` when the kernel or the op's rules reject the operands.
     public static func evaluate(_ node: Node, in graph: Graph,
-                                kernels: KernelLookup = { KernelRegistry.entry(for: $0) },
+                                kernels: @escaping KernelLookup = { KernelRegistry.entry(for: $0) },
                                 threads: ThreadPool = .serial,
                                 operand: (ValueID) -> Tensor?) throws(PassError) -> [Tensor] {
         let subject = graph.describe(node)
+        if let index = node.delegateIndex {
+            // A lowered delegate: the reference answer is its subgraph's, on the portable kernels.
+            guard index >= 0, index < graph.delegates.count else {
+                throw PassError(.rewrite, "calls delegate \(index), but the graph has \(graph.delegates.count)", subject: subject)
+            }
+            var inputs: [Tensor] = []
+            for id in node.operands {
+                guard let t = operand(id) else {
+                    throw PassError(.rewrite, "operand %\(graph[id].name) has no value", subject: subject)
+                }
+                inputs.append(t)
+            }
+            let sub = GraphEvaluator(graph.delegates[index].subgraph, kernels: kernels, threads: threads)
+            return try sub.run(inputs).outputs
+        }
         guard let entry = kernels(node.op.name) else {
             throw PassError(.missingKernel, "no portable kernel is registered for op '\(node.op.name)'", subject: subject)
         }

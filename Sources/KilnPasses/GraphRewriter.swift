@@ -102,6 +102,7 @@ public struct GraphRewriter {
         sourceHandles = Set(source.nodes.map(\.debugHandle))
         builder = GraphBuilder(name: source.name)
         for s in source.symbols { builder.symbol(s.name, range: s.range) }
+        for d in source.delegates { _ = builder.addDelegate(d) }
         for id in source.inputs {
             let v = source[id]
             map[id] = try wrap { (b: inout GraphBuilder) throws(IRError) in try b.input(v.name, v.type) }

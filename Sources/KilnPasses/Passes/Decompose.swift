@@ -24,11 +24,15 @@ public struct Decompose: Pass {
 
     /// Leave nodes that cannot be decomposed in place instead of failing.
     public var allowPartial: Bool
+    /// Ops left whole: before partitioning, the ops a backend can claim whole (`linear`,
+    /// `rms_norm`) stay as they are; the portable remainder is decomposed after lowering.
+    public var keeping: Set<String>
 
     public init() { self.init(allowPartial: false) }
 
-    public init(allowPartial: Bool) {
+    public init(allowPartial: Bool, keeping: Set<String> = []) {
         self.allowPartial = allowPartial
+        self.keeping = keeping
     }
 
     /// What a rule did with one node.
@@ -46,7 +50,7 @@ public struct Decompose: Pass {
         var left: [(node: String, reason: String)] = []
         var result = graph
         try GraphRewriter.rewrite(&result, pass: Self.name) { rw, node throws(PassError) in
-            guard node.op.pte == nil else { return .keep }
+            guard node.op.pte == nil, node.delegateIndex == nil, !keeping.contains(node.op.name) else { return .keep }
             guard let rule = Self.rules[node.op.name] else {
                 left.append((rw.source.describe(node), "no decomposition is defined for \(node.op.name)"))
                 return .keep

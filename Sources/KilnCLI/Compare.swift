@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import KilnEmit
+import KilnIR
+import KilnPartition
+import KilnPasses
+import KilnRuntime
+import KilnTensor
+
+/// `kiln compare`: the delegated program's numbers against the portable reference.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile with and without delegation, run both, and report where the numbers differ.",
+        discussion: """
+            The reference is the graph on the portable kernels (what `kiln eval` computes, and what the \
+            portable .pte computes bit for bit). The delegated program is what `kiln compile --backends` \
+            writes, run in the runtime. For each output: max abs error, max relative error and SQNR \
+            (10·log10(Σx² / Σ(x − x̂)²), in dB; inf when equal). Then each partition alone: a program \
+            delegating only that partition, whose boundary values (the partition's outputs) are compared \
+            with the reference's: the partition whose figures drop is the one to look at.
+
+            Inputs are the given .npy files (one per model input, in order), or seeded random tensors.
+            """
+    )
+
+    @Argument(help: "The model: a .kir or .onnx file.")
+    var file: String
+
+    @Option(help: ModelFile.inputShapeHelp)
+    var inputShape: [String] = []
+
+    @Option(help: BackendSelection.help)
+    var backends: String
+
+    @Option(name: .long, help: ArgumentHelp("An input tensor, one per model input, in order.", valueName: "x.npy"))
+    var input: [String] = []
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        try ModelFile.validate(file, inputShapes: inputShape)
+        try BackendSelection.validate(backends)
+    }
+
+    /// Error figures of `got` against `want`.
+    struct Figures {
+        var maxAbs = 0.0
+        var maxRel = 0.0
+        var sqnr = Double.infinity
+
+        init(_ got: Tensor, _ want: Tensor) {
+            let a = Compare.doubles(got), b = Compare.doubles(want)
+            guard a.count == b.count else {
+                maxAbs = .nan; maxRel = .nan; sqnr = -.infinity
+                return
+            }
+            var signal = 0.0, noise = 0.0
+            for (x, y) in zip(a, b) {
+                let d = abs(x - y)
+                maxAbs = max(maxAbs, d)
+                if y != 0 { maxRel = max(maxRel, d / abs(y)) }
+                signal += y * y
+                noise += d * d
+            }
+            sqnr = noise == 0 ? .infinity : 10 * log10(signal / noise)
+        }
+
+        var text: String {
+            let db = sqnr.isInfinite ? (sqnr > 0 ? "inf" : "-inf") : CompileReport.fixed(sqnr, 1)
+            return "max abs \(Self.sci(maxAbs)), max rel \(Self.sci(maxRel)), SQNR \(db) dB"
+        }
+
+        var json: JSONValue {
+            .object([("max_abs", .number(maxAbs)), ("max_rel", .number(maxRel)),
+                     ("sqnr_db", sqnr.isFinite ? .number((sqnr * 100).rounded() / 100) : .string(sqnr > 0 ? "inf" : "-inf"))])
+        }
+
+        static func sci(_ v: Double) -> String {
+            guard v.isFinite, v != 0 else { return v == 0 ? "0" : "\(v)" }
+            var e = 0
+            var m = v
+            while m >= 10 { m /= 10; e += 1 }
+            while m < 1 { m *= 10; e -= 1 }
+            return CompileReport.fixed(m, 2) + "e" + (e < 0 ? "-" : "+") + String(abs(e))
+        }
+    }
+
+    static func doubles(_ t: Tensor) -> [Double] {
+        switch t.dtype {
+        case .float32: return t.scalars(as: Float.self).map(Double.init)
+        case .float16: return t.scalars(as: Float16.self).map(Double.init)
+        case .bfloat16: return t.scalars(as: BFloat16.self).map { Double(Float($0)) }
+        case .int64: return t.scalars(as: Int64.self).map(Double.init)
+        case .int32: return t.scalars(as: Int32.self).map(Double.init)
+        case .int16: return t.scalars(as: Int16.self).map(Double.init)
+        case .int8: return t.scalars(as: Int8.self).map(Double.init)
+        case .uint8: return t.scalars(as: UInt8.self).map(Double.init)
+        case .bool: return t.scalars(as: Bool.self).map { $0 ? 1 : 0 }
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let selection = try BackendSelection.resolve(backends, needsCompiler: true)
+            let graph = try ModelFile.read(file, inputShapes: inputShape)
+            let pipeline = DelegationPipeline(backends: selection.entries, auto: selection.isAuto)
+            let canonical: Graph
+            do { canonical = try pipeline.canonicalize(graph) } catch {
+                throw PartitionError(.graph, "before partitioning: \(error)", file: file)
+            }
+            let plan = pipeline.plan(canonical)
+            var compilers: [String: any BackendCompiler] = [:]
+            for e in selection.entries { if let c = e.compiler { compilers[e.descriptor.name] = c } }
+
+            let inputs: [Tensor]
+            if input.isEmpty {
+                let portable = try load(try KilnCompiler.compile(canonical).bytes, tag: "portable").method()
+                inputs = try MethodInputs.random(for: portable)
+            } else {
+                inputs = try MethodInputs.read(input)
+            }
+            let reference = try GraphEvaluator(canonical).run(inputs, keepingIntermediates: true)
+
+            // The whole delegated program.
+            let lowered = try Lowering.lower(plan, compilers: compilers)
+            let outputs = try load(try KilnCompiler.compile(lowered).bytes, tag: "delegated").method()(inputs)
+            let outputFigures = zip(outputs, reference.outputs).map { Figures($0, $1) }
+
+            // Each partition alone, its outputs made program outputs.
+            var boundaries: [(partition: DelegationPlan.Partition, values: [(String, Figures)])] = []
+            for p in plan.partitions {
+                let single = plan.isolating(p.id)
+                let program = try load(try KilnCompiler.compile(try Lowering.lower(single, compilers: compilers)).bytes,
+                                       tag: "partition\(p.id)")
+                let values = try program.method()(inputs).suffix(p.outputs.count)
+                var figures: [(String, Figures)] = []
+                for (id, got) in zip(p.outputs, values) {
+                    guard let want = reference.intermediates[id] else { continue }
+                    figures.append((canonical[id].name, Figures(got, want)))
+                }
+                boundaries.append((p, figures))
+            }
+
+            if json {
+                print(JSONValue.object([
+                    ("backends", .array(plan.backends.map(JSONValue.string))),
+                    ("outputs", .array(outputFigures.enumerated().map { i, f in
+                        .object([("output", .number(Double(i))), ("name", .string(canonical[canonical.outputs[i]].name)),
+                                 ("figures", f.json)])
+                    })),
+                    ("partitions", .array(boundaries.map { b in
+                        .object([("id", .number(Double(b.partition.id))), ("backend", .string(b.partition.backend)),
+                                 ("nodes", .number(Double(b.partition.nodes.count))),
+                                 ("boundary", .array(b.values.map { .object([("value", .string($0.0)), ("figures", $0.1.json)]) }))])
+                    })),
+                ]).pretty, terminator: "")
+                return
+            }
+            print("\(file): delegated to \(plan.backends.joined(separator: ", ")) (\(plan.partitions.count) partitions, "
+                  + "\(plan.fallbacks.count) nodes on portable) vs portable")
+            for (i, f) in outputFigures.enumerated() {
+                print("  output \(i) %\(canonical[canonical.outputs[i]].name): \(f.text)")
+            }
+            for b in boundaries {
+                print("  partition \(b.partition.id) (\(b.partition.backend), \(b.partition.nodes.count) nodes) alone:")
+                for (name, f) in b.values { print("    %\(name): \(f.text)") }
+            }
+        }
+    }
+
+    /// Writes `bytes` to a temporary `.pte` and loads it (the file is removed once mapped).
+    private func load(_ bytes: [UInt8], tag: String) throws -> Program {
+        let folder = String(cString: getenv("TMPDIR") ?? strdup("/tmp"))
+        let path = "\(folder)/kiln-compare-\(getpid())-\(tag).pte"
+        try FileIO.writeAtomically(bytes, to: path)
+        defer { unlink(path) }
+        return try Program.load(path: path)
+    }
+}
