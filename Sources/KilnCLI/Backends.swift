@@ -1,5 +1,8 @@
+import GPUCompiler
+import GPURuntime
 import KilnBackendDescriptors
 import KilnPartition
+import KilnRuntime
 
 /// The backends this build of `kiln` knows. A backend joins with one line here: its compiler
 /// (`catalog.register(XNNPACKCompiler())`, plus its runtime in `BackendRegistry.shared`), or,
@@ -12,7 +15,8 @@ enum KilnBackends {
         let catalog = BackendCatalog.shared
         catalog.register(descriptor: try descriptor("Backends/XNNPACK/descriptor.json"))
         catalog.register(descriptor: try descriptor("Backends/NPU/descriptor.json"))
-        catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
+        catalog.register(GPUCompiler(), unavailableReason: { GPURuntime.unavailableReason })
+        BackendRegistry.shared.register(GPURuntime())
     }
 
     /// The embedded descriptor at `path`, parsed and validated.
