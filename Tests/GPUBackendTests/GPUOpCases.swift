@@ -60,6 +60,14 @@ func gpuOpCases() throws -> [GPUOpCase] {
     cases.append(try binaryCase("matmul", [2, 4, 9, 16], [2, 4, 16, 9]))
     cases.append(try binaryCase("matmul", [2, 1, 9, 16], [3, 16, 7], name: "matmul_broadcast"))
     cases.append(try binaryCase("matmul", [5, 6], [6], name: "matmul_vector"))
+    // 16 rows or more take the tiled shader (fewer take matvec.comp).
+    cases.append(try binaryCase("matmul", [2, 1, 20, 16], [3, 16, 18], name: "matmul_broadcast_tiled"))
+    cases.append(try opCase("linear_tiled", op: "linear", [("x", [40, 24])]) { b, x in
+        try b.call("linear", [x[0], try weight(&b, "w", [20, 24], seed: 17), try weight(&b, "bias", [20], seed: 18)])
+    })
+    cases.append(try opCase("convolution_1x1_tiled", op: "convolution", [("x", [2, 5, 4, 5])]) { b, x in
+        try b.call("convolution", [x[0], try weight(&b, "w", [17, 5, 1, 1], seed: 19), try weight(&b, "bias", [17], seed: 20)])
+    })
     // Convolution and pooling.
     cases.append(try opCase("convolution", [("x", [2, 3, 11, 10])]) { b, x in
         let w = try weight(&b, "w", [8, 3, 3, 3], seed: 7), bias = try weight(&b, "bias", [8], seed: 8)

@@ -106,7 +106,12 @@ struct GPUDispatchBuilder {
         let push: [UInt32] = [UInt32(g.m), UInt32(g.n), UInt32(g.k), g.a, g.b, g.c, g.bias?.offset ?? 0, UInt32(g.batch1)]
             + g.aStrides.map { UInt32($0) } + g.bStrides.map { UInt32($0) } + g.cStrides.map { UInt32($0) }
             + [UInt32(g.bias?.row ?? 0), UInt32(g.bias?.column ?? 0), g.bias == nil ? 0 : 1, g.alpha.bitPattern, g.beta.bitPattern]
-        try dispatch("matmul", push, groups: ((g.n + t - 1) / t, (g.m + t - 1) / t, g.batch0 * g.batch1))
+        if g.m < t {
+            // Few rows: matvec.comp, one invocation per output, no tile of mostly absent rows.
+            try dispatch("matvec", push, groups: ((g.n + 63) / 64, g.m, g.batch0 * g.batch1))
+        } else {
+            try dispatch("matmul", push, groups: ((g.n + t - 1) / t, (g.m + t - 1) / t, g.batch0 * g.batch1))
+        }
     }
 
     /// Row-major strides of `shape`.
