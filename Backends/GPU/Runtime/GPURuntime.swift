@@ -17,12 +17,16 @@ import Glibc
 /// ```
 public final class GPURuntime: BackendRuntime, @unchecked Sendable {
     public let id = "KilnGPU"
-    private let context: Result<VulkanContext, GPURuntimeError>
+    /// A context to use instead of the process's (tests stand in a missing device).
+    private let override: Result<VulkanContext, GPURuntimeError>?
 
-    /// The runtime on the process's Vulkan device.
-    public convenience init() { self.init(context: VulkanContext.shared) }
+    /// The runtime on the process's Vulkan device (made on first use, not here: registering
+    /// the backend costs nothing until a program needs it).
+    public init() { override = nil }
 
-    init(context: Result<VulkanContext, GPURuntimeError>) { self.context = context }
+    init(context: Result<VulkanContext, GPURuntimeError>) { override = context }
+
+    private var context: Result<VulkanContext, GPURuntimeError> { override ?? VulkanContext.shared }
 
     /// Why the backend cannot run here (no Vulkan instance, no compute device), or nil when it can.
     public static var unavailableReason: String? {
