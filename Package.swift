@@ -76,6 +76,13 @@ let package = Package(
         .target(name: "KilnExamples", dependencies: ["KilnIR", "KilnTensor", "KilnOps"], path: "Examples/Models"),
         .executableTarget(name: "GenerateExamples", dependencies: ["KilnExamples", "KilnIR", "KilnTensor"],
                           path: "Examples/Generate"),
+        // The Examples written as Swift modules (KilnCapture's tracing front end), and an
+        // executable that captures, compiles and runs the MLP (`swift run ExampleMLP`).
+        .target(name: "KilnCaptureExamples", dependencies: ["KilnCapture"], path: "Examples/SwiftCapture/Models"),
+        .executableTarget(name: "ExampleMLP",
+                          dependencies: ["KilnCapture", "KilnCaptureExamples", "KilnExamples", "KilnEmit", "KilnRuntime",
+                                         "KilnIR", "KilnTensor"],
+                          path: "Examples/SwiftCapture/ExampleMLP"),
         // Allocation check: a counting malloc (linked into this executable only) around every kernel.
         .target(name: "CKilnMallocCounter", path: "Sources/CKilnMallocCounter"),
         .executableTarget(name: "KilnAllocCheck", dependencies: ["CKilnMallocCounter", "KilnKernels", "KilnOps", "KilnTensor",
@@ -98,7 +105,8 @@ let package = Package(
                                    "KilnTensor", "KilnKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCaptureTests",
-                    dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples"],
+                    dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples",
+                                   "KilnCaptureExamples", "KilnOps"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnPartitionTests",
                     dependencies: ["KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime",

@@ -46,6 +46,10 @@ if grep -E "^$PWD/(Sources|Tests|Backends|Examples)/.*warning:" "$log" >/dev/nul
 fi
 echo "test: running tests"
 swift test --skip-build
+# A model written in Swift, captured by KilnCapture, compiled to .pte and run (KilnCaptureTests
+# check the numbers; this checks the executable users are pointed to).
+echo "test: swift run ExampleMLP"
+swift run --skip-build ExampleMLP >/dev/null
 
 # Kernels make no heap allocation per call (measured on optimized code: a debug build's
 # unspecialized generics allocate where release code does not).

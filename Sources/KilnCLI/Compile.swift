@@ -25,7 +25,8 @@ struct Compile: ParsableCommand {
             (`kiln plan` shows the same plan); each partition is lowered by its backend's compiler \
             into a delegate whose payload is a segment of the file, and the rest runs on the portable \
             kernels. --dump-after also takes the stages `partition` (the graph with each delegated node \
-            annotated) and `lower` (the graph with delegate calls).
+            annotated) and `lower` (the graph with delegate calls); `plan-memory` prints every planned \
+            tensor's byte range in the arena.
             """
     )
 
@@ -51,7 +52,7 @@ struct Compile: ParsableCommand {
         try ModelFile.validate(file, inputShapes: inputShape)
         if let backends { try BackendSelection.validate(backends) }
         let stages = backends == nil ? [] : DelegationPipeline.stageNames
-        let pipeline = CompileOptions.standardPasses.map(\.name) + stages
+        let pipeline = CompileOptions.standardPasses.map(\.name) + stages + [KilnCompiler.planMemoryStage]
         for name in Check.names(dumpAfter) where !pipeline.contains(name) {
             let hint = DelegationPipeline.stageNames.contains(name) ? " (the stage \(name) runs with --backends)" : ""
             throw ValidationError("unknown pass '\(name)' in --dump-after\(hint); compile runs: \(pipeline.joined(separator: ", "))")

@@ -123,6 +123,9 @@ public struct Compilation: Sendable {
 /// print(result.report)
 /// ```
 public enum KilnCompiler {
+    /// The stage name `--dump-after` gives to memory planning (its dump is the plan's text).
+    public static let planMemoryStage = "plan-memory"
+
     /// Compiles `graph` with `options`.
     /// - Throws: ``EmitError``: `.pass` when a pass fails (its message kept), or any error of
     ///   ``PTEEmitter/emit(_:plan:)``, or `.serialization`.
@@ -142,6 +145,7 @@ public enum KilnCompiler {
         try PTEEmitter.requireCoreOps(graph)
         let plan = try options.planner.plan(graph)
         let planSeconds = seconds(clock.now - start)
+        if options.dumpAfter.contains(Self.planMemoryStage) { options.dump(Self.planMemoryStage, plan.text(for: graph)) }
 
         start = clock.now
         let emitter = PTEEmitter(planner: options.planner, checksPlan: options.checksPlan)

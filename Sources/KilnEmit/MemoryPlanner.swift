@@ -67,6 +67,22 @@ public struct MemoryPlan: Equatable, Sendable {
 /// let plan = try MemoryPlanner(alignment: 16).plan(graph)
 /// print(plan.arenaSize, plan.lowerBound)
 /// ```
+extension MemoryPlan {
+    /// The plan as text, one planned value per line in offset order, for `--dump-after plan-memory`:
+    /// `  [     0,   4096) %x f32[1, 1024]`.
+    public func text(for graph: Graph) -> String {
+        var out = "// arena \(arenaSize) bytes (lower bound \(lowerBound)), alignment \(alignment)\n"
+        let rows = offsets.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value < $1.value }
+        let width = String(arenaSize).count
+        func pad(_ n: Int) -> String { String(repeating: " ", count: max(0, width - String(n).count)) + String(n) }
+        for (id, offset) in rows {
+            let size = sizes[id] ?? 0
+            out += "  [\(pad(offset)), \(pad(offset + size))) %\(graph[id].name) \(graph.type(of: id))\n"
+        }
+        return out
+    }
+}
+
 public struct MemoryPlanner: Sendable {
     /// ExecuTorch's default alignment of planned tensors.
     public static let defaultAlignment = 16

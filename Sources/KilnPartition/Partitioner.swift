@@ -12,8 +12,8 @@ import KilnTensor
 /// failed, in words.
 ///
 /// With `auto`, each unit prefers the backend the cost model says is fastest for it, and the
-/// backends claim in order of their estimated total; units whose preferred backend left them
-/// are offered to the others.
+/// backends claim in order of how many units prefer them; units whose preferred backend left
+/// them are offered to the others.
 ///
 /// ```swift
 /// let plan = try Partitioner(backends: [xnnpack]).plan(graph)
@@ -77,7 +77,10 @@ public struct Partitioner: Sendable {
                 preferred[u] = best
                 for b in accepting { totals[b] += unitMicroseconds(u, b) }
             }
-            order.sort { totals[$0] == totals[$1] ? $0 < $1 : totals[$0] < totals[$1] }
+            // Backends preferred by more units claim first; then the cheaper estimate.
+            var wins = [Int](repeating: 0, count: backends.count)
+            for p in preferred { if let p { wins[p] += 1 } }
+            order.sort { wins[$0] != wins[$1] ? wins[$0] > wins[$1] : totals[$0] == totals[$1] ? $0 < $1 : totals[$0] < totals[$1] }
         }
 
         var group = [Int?](repeating: nil, count: units.count)   // group key: the first unit's index

@@ -213,3 +213,37 @@ struct PartitionerTests {
         #expect(dot.contains("\"n2\" [label=\"relu\\n%r\""))
     }
 }
+
+/// The verifier's and the text form's messages about delegate calls.
+struct DelegateCallVerificationTests {
+    func lowered() throws -> Graph {
+        var b = GraphBuilder(name: "one")
+        let x = try b.input("x", PartitionerTests.f32(4))
+        b.output(try b.call("neg", [try b.call("relu", [x])[0]])[0])
+        let plan = Partitioner(backends: [ElementwiseTestBackend.Compiler().descriptor]).plan(try b.finish())
+        return try Lowering.lower(plan, compilers: ["elementwise": ElementwiseTestBackend.Compiler()])
+    }
+
+    @Test func aDelegateIndexOutOfRangeIsReported() throws {
+        var g = try lowered()
+        g.nodes[0].arguments[1] = .int(3)
+        #expect(Verifier.diagnose(g).map(\.message) == ["calls delegate 3, but the graph has 1"])
+    }
+
+    @Test func typesThatDisagreeWithTheSubgraphAreReported() throws {
+        var g = try lowered()
+        g.delegates[0].subgraph.values[g.delegates[0].subgraph.inputs[0].index].type = TensorType(.float32, static: [5])
+        g.delegates[0].subgraph.values[g.delegates[0].subgraph.outputs[0].index].type = TensorType(.float32, static: [5])
+        #expect(Verifier.diagnose(g).map(\.message) == [
+            "passes [f32[4]] to delegate 0, whose subgraph takes [f32[5]]",
+            "results are typed [f32[4]], delegate 0 returns [f32[5]]",
+        ])
+    }
+
+    @Test func theTextFormRefusesToReadALoweredGraphBack() throws {
+        let text = KIRPrinter.print(try lowered())
+        #expect(text.contains("executorch_call_delegate([%x], delegate=0)"))
+        let error = try #require(throws: IRError.self) { try KIRParser.parse(text) }
+        #expect(error.message.contains("cannot be read back; dump after `partition` instead"))
+    }
+}
