@@ -55,6 +55,13 @@ let package = Package(
                 swiftSettings: nativeFlags),
         // Backends/*/descriptor.json embedded as text (scripts/backends/embed_descriptors.sh).
         .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
+        // The GPU backend: Vulkan compute through the system loader (lavapipe where there is no GPU).
+        .systemLibrary(name: "CVulkan", path: "Backends/GPU/CVulkan", providers: [.apt(["libvulkan-dev"])]),
+        .target(name: "GPURuntime", dependencies: ["CVulkan", "KilnRuntime", "KilnTensor", "KilnPTE"],
+                path: "Backends/GPU/Runtime", swiftSettings: nativeFlags),
+        .target(name: "GPUCompiler",
+                dependencies: ["KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/GPU/Compiler", swiftSettings: nativeFlags),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         // The XNNPACK CPU backend (Backends/XNNPACK): Debian's libxnnpack + libpthreadpool as a system
@@ -74,6 +81,7 @@ let package = Package(
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
                 "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
+                "GPUCompiler", "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -121,6 +129,9 @@ let package = Package(
                     dependencies: ["XNNPACKCompiler", "XNNPACKRuntime", "XNNPACKSchema", "CXNNPACK", "KilnPartition",
                                    "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE",
                                    "KilnTensor", "KilnOps", "KilnKernels", "KilnExamples"]),
+        .testTarget(name: "GPUBackendTests",
+                    dependencies: ["GPUCompiler", "GPURuntime", "KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnOps",
+                                   "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnTensor", "KilnExamples"]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

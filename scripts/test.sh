@@ -11,6 +11,8 @@ echo "test: checking the generated ONNX protobuf code"
 scripts/onnx/generate_proto.sh --check
 echo "test: checking the embedded backend descriptors (Backends/*/descriptor.json)"
 scripts/backends/embed_descriptors.sh --check
+echo "test: checking the GPU backend's embedded SPIR-V (Backends/GPU/Shaders)"
+scripts/gpu/compile_shaders.sh --check
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
 # A module built earlier stays visible in .build, so also check what the sources import.
@@ -19,6 +21,13 @@ swift build --target KilnRuntime
 if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Sources/KilnRuntime/*.swift \
     | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|Glibc|Darwin)$"; then
   echo "test: KilnRuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
+# Likewise the GPU backend's runtime (Vulkan, the runtime side, nothing compiler-side).
+swift build --target GPURuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Backends/GPU/Runtime/*.swift \
+    | grep -vE "import (CVulkan|KilnRuntime|KilnTensor|KilnOps|KilnKernels|KilnPTE|Glibc|Darwin)$"; then
+  echo "test: GPURuntime imports a module outside the runtime side (above)" >&2
   exit 1
 fi
 

@@ -1,3 +1,5 @@
+import GPUCompiler
+import GPURuntime
 import KilnBackendDescriptors
 import KilnPartition
 import KilnRuntime
@@ -17,7 +19,8 @@ enum KilnBackends {
         catalog.register(XNNPACKCompiler()) { xnnpack.isAvailable ? nil : "xnn_initialize fails on this CPU" }
         BackendRegistry.shared.register(xnnpack)
         catalog.register(descriptor: try descriptor("Backends/NPU/descriptor.json"))
-        catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
+        catalog.register(GPUCompiler(), unavailableReason: { GPURuntime.unavailableReason })
+        BackendRegistry.shared.register(GPURuntime())
     }
 
     /// The embedded descriptor at `path`, parsed and validated.

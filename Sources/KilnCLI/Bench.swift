@@ -70,8 +70,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let progress = Progress(enabled: isatty(2) != 0)
             try KilnBackends.registerAll()
+            let progress = Progress(enabled: isatty(2) != 0)
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()
             let program = try Program.load(path: file)
