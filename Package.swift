@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KilnPasses", targets: ["KilnPasses"]),
         .library(name: "KilnCapture", targets: ["KilnCapture"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
+        .library(name: "KilnQuant", targets: ["KilnQuant"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -48,13 +49,16 @@ let package = Package(
                 dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
                                .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: nativeFlags),
+        // PT2E-style quantization: annotate, prepare, calibrate, convert (KilnPTE only to measure files).
+        .target(name: "KilnQuant", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR", "KilnPasses", "KilnPTE"],
+                swiftSettings: nativeFlags),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnCapture", "KilnQuant", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
         ),
@@ -86,6 +90,10 @@ let package = Package(
         .testTarget(name: "KilnCaptureTests",
                     dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "KilnQuantTests",
+                    dependencies: ["KilnQuant", "KilnEmit", "KilnRuntime", "KilnExamples", "KilnIR", "KilnPasses", "KilnPTE",
+                                   "KilnTensor"],
+                    resources: [.copy("Golden")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )
