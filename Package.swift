@@ -91,8 +91,8 @@ let package = Package(
                     dependencies: ["KilnCapture", "KilnIR", "KilnPasses", "KilnTensor", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnExamples"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnQuantTests",
-                    dependencies: ["KilnQuant", "KilnEmit", "KilnRuntime", "KilnExamples", "KilnIR", "KilnPasses", "KilnPTE",
-                                   "KilnTensor"],
+                    dependencies: ["KilnQuant", "KilnEmit", "KilnRuntime", "KilnExamples", "KilnIR", "KilnOps", "KilnPasses",
+                                   "KilnPTE", "KilnTensor"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]

@@ -37,9 +37,12 @@ struct Compile: ParsableCommand {
     @Flag(help: "Also print what each pass did and the time of each phase (to stderr).")
     var verbose = false
 
+    @OptionGroup(title: "Quantization")
+    var quantization: QuantizeOptions
+
     func validate() throws {
         try ModelFile.validate(file, inputShapes: inputShape)
-        let pipeline = CompileOptions.standardPasses.map(\.name)
+        let pipeline = (quantization.quantize != nil ? ["quantize"] : []) + CompileOptions.standardPasses.map(\.name)
         for name in Check.names(dumpAfter) where !pipeline.contains(name) {
             throw ValidationError("unknown pass '\(name)' in --dump-after; compile runs: \(pipeline.joined(separator: ", "))")
         }
@@ -47,7 +50,11 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let graph = try ModelFile.read(file, inputShapes: inputShape)
+            let floatGraph = try ModelFile.read(file, inputShapes: inputShape)
+            let dumpQuantized = Check.names(dumpAfter).contains("quantize")
+            let (graph, quantizationReport) = try quantization.apply(floatGraph, dump: dumpQuantized ? { text in
+                print("// after quantize\n" + text, terminator: "")
+            } : nil)
             var options = CompileOptions()
             options.dumpAfter = Set(Check.names(dumpAfter))
             options.dump = { pass, text in print("// after \(pass)\n" + text, terminator: "") }
@@ -58,6 +65,9 @@ struct Compile: ParsableCommand {
                 var e = error
                 if e.file == nil { e.file = file }
                 throw e
+            }
+            if let quantizationReport {
+                try quantization.finish(quantizationReport, floatGraph: floatGraph, compiled: result)
             }
             try FileIO.writeAtomically(result.bytes, to: output)  // its error names the path
             if verbose {

@@ -91,12 +91,13 @@ private struct Converter {
             }
         }
         let results = try rw.copy(node, substituting: substitutions)
+        let copyIndex = rw.graph.nodes.count - 1
+        for (key, value) in q.annotations.sorted(by: { $0.key < $1.key }) { rw.annotate(node: copyIndex, key, value) }
         // 2. A quantized output: quantize, dequantize; readers see the dequantized value.
         guard q.output != nil, let result = node.results.first else {
             if let first = node.results.first { outputs.append((first, results[0])) }
             return .replace(results)
         }
-        let copyIndex = rw.graph.nodes.count - 1
         guard let (qparams, spec) = prepared.qparams(of: result) else {
             throw rw.error(.unsupported, "quantize: no observer for the output %\(source[result].name)")
         }

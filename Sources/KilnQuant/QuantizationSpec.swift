@@ -123,7 +123,7 @@ public struct QuantizationSpec: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Per-tensor affine int8 activations, calibrated with `observer`.
-    public static func int8Activation(observer: ObserverKind = .histogram(.mse)) -> QuantizationSpec {
+    public static func int8Activation(observer: ObserverKind = .minMax) -> QuantizationSpec {
         QuantizationSpec(dtype: .int8, symmetric: false, granularity: .perTensor, observer: observer)
     }
 

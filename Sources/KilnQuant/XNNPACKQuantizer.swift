@@ -56,7 +56,8 @@ public struct XNNPACKQuantizer: Quantizer {
                 let pattern = a.chain(from: i, [Self.batchNorms, Self.activations])
                 a.claim(pattern, NodeQuantization(quantizer: name, pattern: patternName(pattern, graph),
                                                   inputs: [0: activation, 1: .int8Weight()], output: .spec(activation)))
-            case "add.Tensor", "mul.Tensor" where !dynamic:
+            case "add.Tensor", "mul.Tensor":
+                guard !dynamic else { continue }
                 let pattern = a.chain(from: i, [["relu"]])
                 var inputs: [Int: QuantizationSpec] = [:]
                 // Constant operands (masks, tables) stay float.

@@ -77,3 +77,6 @@ func sqnr(_ reference: [[Tensor]], _ actual: [[Tensor]]) -> Double {
     for (r, a) in zip(reference, actual) { acc.add(reference: r[0], actual: a[0]) }
     return acc.sqnr
 }
+
+/// The `Golden/` folder of this target.
+let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
