@@ -175,18 +175,33 @@ private struct Converter {
         }
         let values = try rw.constant(folded.values, name: rw.freshName(base: "\(name).\(spec.dtype.rawValue)"))
         let scales = try rw.constant(folded.scales, name: rw.freshName(base: "\(name).scales"))
+        // Zero points only when some is not 0 (symmetric weights have none).
+        var zeroPoints = Argument<ValueID>.none
+        if folded.qparams.zeroPoints.contains(where: { $0 != 0 }) {
+            let z: Tensor
+            do { z = try Tensor(folded.qparams.zeroPoints.map(Int64.init), shape: folded.scales.shape) } catch {
+                throw rw.error(.unsupported, "quantize: weight %\(name): \(error)")
+            }
+            zeroPoints = .tensor(try rw.constant(z, name: rw.freshName(base: "\(name).zero_points")))
+        }
         let dqName = rw.freshName(base: "\(name).dq")
         let dq: ValueID
         switch spec.granularity {
         case .perChannel(let axis):
             dq = try rw.emit("quantized_decomposed.dequantize_per_channel", [
-                "input": .tensor(values), "scales": .tensor(scales), "axis": .int(axis),
+                "input": .tensor(values), "scales": .tensor(scales), "zero_points": zeroPoints, "axis": .int(axis),
                 "quant_min": .int(spec.quantMin), "quant_max": .int(spec.quantMax), "dtype": .dtype(spec.dtype.storage),
             ], names: [dqName])[0]
         case .perGroup(let size) where spec.dtype == .int4:
             dq = try rw.emit("kiln.dequantize_per_channel_group_int4", [
-                "input": .tensor(values), "scales": .tensor(scales), "quant_min": .int(spec.quantMin),
-                "quant_max": .int(spec.quantMax), "group_size": .int(size),
+                "input": .tensor(values), "scales": .tensor(scales), "zero_points": zeroPoints,
+                "quant_min": .int(spec.quantMin), "quant_max": .int(spec.quantMax), "group_size": .int(size),
+            ], names: [dqName])[0]
+        case .perGroup(let size):
+            dq = try rw.emit("quantized_decomposed.dequantize_per_channel_group", [
+                "input": .tensor(values), "scales": .tensor(scales), "zero_points": zeroPoints,
+                "quant_min": .int(spec.quantMin), "quant_max": .int(spec.quantMax), "dtype": .dtype(spec.dtype.storage),
+                "group_size": .int(size),
             ], names: [dqName])[0]
         default:
             throw rw.error(.unsupported, "quantize: weight %\(name): \(spec.granularity) weights are not supported")

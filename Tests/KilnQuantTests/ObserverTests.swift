@@ -94,3 +94,29 @@ import Testing
                 is MovingAverageMinMaxObserver)
     }
 }
+
+/// Weights folded into integer constants: values and scales by hand, int4 packed two per byte.
+@Suite struct FoldedWeightTests {
+    @Test func int8PerChannelRoundsHalfToEven() throws {
+        let w = try Tensor([Float(0.5), -1, 0.25, 0.125, 2, 1, -0.5, 0], shape: [2, 4])
+        let folded = try FoldedWeight(w, .int8Weight())
+        #expect(folded.values.scalars(as: Int8.self) == [64, -127, 32, 16, 127, 64, -32, 0])
+        #expect(folded.scales.scalars(as: Float.self) == [Float(1) / 127, Float(2) / 127])
+        #expect(folded.scales.shape == [2])
+    }
+
+    @Test func int4GroupsPackTwoPerByte() throws {
+        // Two groups of 4 per row; group amax 7.5 → scale 1, values round to themselves.
+        let row: [Float] = [7.5, -3, 2, 0, 1, -1, 0.5, 7.5]
+        let folded = try FoldedWeight(try Tensor(row + row, shape: [2, 8]), .int4GroupWeight(groupSize: 4))
+        #expect(folded.values.dtype == .uint8 && folded.values.shape == [2, 4])
+        #expect(folded.scales.shape == [2, 2] && folded.scales.scalars(as: Float.self) == [1, 1, 1, 1])
+        // 7.5 rounds to 8 and clamps to 7; 0.5 rounds to 0 (ties to even).
+        let unpacked = Int4Packing.unpack(folded.values.scalars(as: UInt8.self), count: 16)
+        #expect(Array(unpacked.prefix(8)) == [7, -3, 2, 0, 1, -1, 0, 7])
+        let odd = try #require(throws: TensorError.self) {
+            _ = try FoldedWeight(try Tensor([Float](repeating: 1, count: 6), shape: [2, 3]), .int4GroupWeight(groupSize: 4))
+        }
+        #expect(odd.message.contains("group size 4"))
+    }
+}
