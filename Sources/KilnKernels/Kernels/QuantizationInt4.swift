@@ -31,7 +31,9 @@ private func dequantizePerChannelGroupInt4(_ call: KernelCall) throws(KernelErro
     if let z = zeroPoints, !(z.dtype.isInteger && z.elementCount == rows * groupsPerRow) {
         throw call.error("expected \(rows * groupsPerRow) integer zero points, got \(z)")
     }
-    guard call.outputs.count == 1, call.outputs[0].shape == [rows, columns] else {
+    // (Shape compared dim by dim: an array literal would allocate on every call.)
+    guard call.outputs.count == 1, call.outputs[0].rank == 2, call.outputs[0].shape[0] == rows,
+          call.outputs[0].shape[1] == columns else {
         throw call.error("expected one output of shape [\(rows), \(columns)]")
     }
     let out = call.outputs[0]
