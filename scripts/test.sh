@@ -9,6 +9,13 @@ scripts/pte/generate_verifier.sh --check
 # Likewise the Swift generated from Schemas/onnx_subset.proto for the ONNX importer.
 echo "test: checking the generated ONNX protobuf code"
 scripts/onnx/generate_proto.sh --check
+# And the list of ExecuTorch's kernel-library operators `kiln inspect` marks against (needs executorch).
+if python3 -c "import executorch.extension.pybindings.portable_lib" >/dev/null 2>&1; then
+  echo "test: checking the generated list of ExecuTorch operators"
+  python3 scripts/pte/list_executorch_operators.py --check
+else
+  echo "test: skipping the ExecuTorch operator list check: executorch is not installed (pip install executorch==1.5.1)"
+fi
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
 # A module built earlier stays visible in .build, so also check what the sources import.

@@ -3,7 +3,8 @@ import KilnTensor
 /// What quantization did and what it cost in accuracy and size.
 ///
 /// SQNR is `10·log10(Σx² / Σ(x − x̂)²)` in dB over every element of every sample, `x` the float
-/// graph's value and `x̂` the quantized graph's (infinite when they are equal).
+/// graph's value and `x̂` the quantized graph's (infinite when they are equal; elements whose `x`
+/// is not finite are left out).
 public struct QuantizationReport: Sendable {
     /// One quantized tensor: a weight, a calibrated activation, or a dynamic one.
     public struct TensorRow: Sendable {
@@ -75,7 +76,8 @@ public struct SQNRAccumulator: Sendable {
     /// Adds one sample: `reference` the float values, `actual` the quantized graph's.
     public mutating func add(reference: Tensor, actual: Tensor) {
         let x = reference.floatValues(), y = actual.floatValues()
-        for (a, b) in zip(x, y) {
+        // Non-finite reference values (a mask's -inf) carry no signal to compare.
+        for (a, b) in zip(x, y) where a.isFinite {
             let (da, db) = (Double(a), Double(b))
             signal += da * da
             noise += (da - db) * (da - db)

@@ -1,12 +1,14 @@
 import KilnIR
+import KilnTensor
 
 /// XNNPACK-style symmetric int8 quantization: int8 weights per output channel (symmetric,
 /// -127...127), int8 activations per tensor (affine, calibrated), or dynamic per-token activations.
 ///
 /// Static patterns, each with one output quantizer: `convolution [→ batch_norm] [→ relu | hardtanh
-/// | clamp]`, `linear [→ relu | hardtanh | clamp]`, `add.Tensor | mul.Tensor [→ relu]`; pooling,
-/// reshapes and `cat` share their input's qparams; `sigmoid` and `softmax` get the fixed [0, 1)
-/// qparams and `tanh` the fixed [-1, 1] ones. Dynamic: `linear` only, with its input quantized
+/// | clamp]`, `linear [→ relu | hardtanh | clamp]`, `add.Tensor | mul.Tensor [→ relu]` (not with
+/// a constant holding ±inf or NaN, such as an attention mask); pooling, reshapes and `cat` share
+/// their input's qparams; `sigmoid` and `softmax` get the fixed [0, 1) qparams (softmax's input
+/// stays float) and `tanh` the fixed [-1, 1] ones. Dynamic: `linear` only, with its input quantized
 /// per token at run time and its output left in float. Biases stay float; a weight that is not a
 /// constant leaves its pattern unclaimed.
 ///
@@ -57,7 +59,9 @@ public struct XNNPACKQuantizer: Quantizer {
                 a.claim(pattern, NodeQuantization(quantizer: name, pattern: patternName(pattern, graph),
                                                   inputs: [0: activation, 1: .int8Weight()], output: .spec(activation)))
             case "add.Tensor", "mul.Tensor":
-                guard !dynamic else { continue }
+                // Not in dynamic mode; not with a constant holding ±inf or NaN (an attention
+                // mask): integers cannot hold it, and a clamped mask lets softmax see masked keys.
+                guard !dynamic, !ops.contains(where: { hasNonFinite(graph[$0].constantData) }) else { continue }
                 let pattern = a.chain(from: i, [["relu"]])
                 var inputs: [Int: QuantizationSpec] = [:]
                 // Constant operands (masks, tables) stay float.
@@ -69,13 +73,22 @@ public struct XNNPACKQuantizer: Quantizer {
                 guard ops.allSatisfy({ a.hasQuantizedOutput($0) }) else { continue }
                 a.claim([i], NodeQuantization(quantizer: name, pattern: op, output: .shared(input: 0)))
             case _ where !dynamic && (Self.unitOutputs.contains(op) || op == "tanh"):
-                a.claim([i], NodeQuantization(quantizer: name, pattern: op, inputs: [0: activation],
+                // Softmax inputs stay float: attention scores carry masks (-inf) and a range no
+                // per-tensor step fits; its output has the fixed [0, 1) qparams.
+                let softmax = op != "sigmoid" && op != "tanh"
+                a.claim([i], NodeQuantization(quantizer: name, pattern: op, inputs: softmax ? [:] : [0: activation],
                                               output: op == "tanh" ? .signedUnitInterval : .unitInterval))
             default:
                 continue
             }
         }
     }
+}
+
+/// Whether `tensor` (a constant, or nil) holds an infinite or NaN float.
+func hasNonFinite(_ tensor: Tensor?) -> Bool {
+    guard let tensor, tensor.dtype.isFloatingPoint else { return false }
+    return tensor.floatValues().contains { !$0.isFinite }
 }
 
 /// Whether operand `k` is a constant.

@@ -40,8 +40,8 @@ import Testing
 
     @Test func int8StaticDecoderBlock() throws {
         let r = try Self.run(.decoderBlock, "int8")
-        // Reported, not a target: softmax and residual adds in int8 cost more than conv/linear.
-        #expect(r.runtimeSQNR >= 15, "\(r.runtimeSQNR) dB")
+        // Not a target of the issue; measured 34 dB with the mask-carrying add and softmax's input in float.
+        #expect(r.runtimeSQNR >= 30, "\(r.runtimeSQNR) dB")
         #expect(r.weights.reduction >= 0.70)
     }
 

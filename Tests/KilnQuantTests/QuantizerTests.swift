@@ -167,3 +167,19 @@ private struct EverythingQuantizer: Quantizer {
         #expect(filter.admits(g.nodes[2], in: g))
     }
 }
+
+/// An attention mask (-inf) must not pass through integers: the add reading it and softmax's
+/// input stay float, softmax's output has the fixed [0, 1) qparams.
+@Suite struct MaskTests {
+    @Test func masksAndSoftmaxInputsStayFloat() throws {
+        let g = try ExampleModels.build(.decoderBlock).graph
+        var a = QuantizationAnnotation(g)
+        try XNNPACKQuantizer().annotate(&a)
+        let annotated = a.annotatedGraph
+        let mask = try #require(annotated.nodes.first { $0.location?.text == "attn.mask" })
+        #expect(mask.annotations["quantizer"] == nil)
+        let softmax = try #require(annotated.nodes.first { $0.location?.text == "attn.softmax" })
+        #expect(softmax.annotations["quant_in0"] == nil)
+        #expect(softmax.annotations["quant_out"] == .string("fixed(i8, scale=0.00390625, zero_point=-128)"))
+    }
+}
