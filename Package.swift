@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "KilnPartition", targets: ["KilnPartition"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
         .library(name: "XNNPACKRuntime", targets: ["XNNPACKRuntime"]),
+        .library(name: "KilnQuant", targets: ["KilnQuant"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -49,6 +50,9 @@ let package = Package(
         .target(name: "KilnCapture",
                 dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
                                .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: nativeFlags),
+        // PT2E-style quantization: annotate, prepare, calibrate, convert (KilnPTE only to measure files).
+        .target(name: "KilnQuant", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         // Backend descriptors, the backend compiler interface, the partitioner and delegation plans.
         .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses"],
@@ -80,7 +84,7 @@ let package = Package(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
+                "KilnCapture", "KilnQuant", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
                 "GPUCompiler", "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -132,6 +136,10 @@ let package = Package(
         .testTarget(name: "GPUBackendTests",
                     dependencies: ["GPUCompiler", "GPURuntime", "KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnOps",
                                    "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnTensor", "KilnExamples"]),
+        .testTarget(name: "KilnQuantTests",
+                    dependencies: ["KilnQuant", "KilnEmit", "KilnRuntime", "KilnExamples", "KilnIR", "KilnOps", "KilnPasses",
+                                   "KilnPTE", "KilnTensor"],
+                    resources: [.copy("Golden")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -13,6 +13,13 @@ echo "test: checking the embedded backend descriptors (Backends/*/descriptor.jso
 scripts/backends/embed_descriptors.sh --check
 echo "test: checking the GPU backend's embedded SPIR-V (Backends/GPU/Shaders)"
 scripts/gpu/compile_shaders.sh --check
+# And the list of ExecuTorch's kernel-library operators `kiln inspect` marks against (needs executorch).
+if python3 -c "import executorch.extension.pybindings.portable_lib" >/dev/null 2>&1; then
+  echo "test: checking the generated list of ExecuTorch operators"
+  python3 scripts/pte/list_executorch_operators.py --check
+else
+  echo "test: skipping the ExecuTorch operator list check: executorch is not installed (pip install executorch==1.5.1)"
+fi
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
 # A module built earlier stays visible in .build, so also check what the sources import.

@@ -31,10 +31,9 @@ public struct DelegationPipeline: Sendable {
     /// The passes before partitioning: `decompose` keeps whole every op a chosen backend lists.
     public var canonicalizationPasses: [any Pass] {
         let keep = Set(backends.flatMap { $0.descriptor.ops.map(\.op) }.filter { OpTable.schema(named: $0)?.pte == nil })
-        // Weights stay int8 behind their dequantize, so a backend can claim the quantized form.
-        let dequantize: Set<String> = ["quantized_decomposed.dequantize_per_tensor", "quantized_decomposed.dequantize_per_channel",
-                                       "quantized_decomposed.dequantize_per_channel_group"]
-        return [Decompose(allowPartial: true, keeping: keep), ConstantFolding(maxBytes: 64 << 20, keeping: dequantize), FoldBatchNorm(),
+        // ConstantFolding keeps weights int8 behind their dequantize (`keptCompact`), so a backend
+        // can claim the quantized form.
+        return [Decompose(allowPartial: true, keeping: keep), ConstantFolding(), FoldBatchNorm(),
                 CommonSubexpressionElimination(), DeadCodeElimination()]
     }
 

@@ -3,7 +3,8 @@ import KilnKernels
 import KilnTensor
 
 /// Evaluates nodes whose tensor operands are all constants and replaces their results by
-/// constants holding the values, computed by the same kernels the evaluator runs.
+/// constants holding the values, computed by the same kernels the evaluator runs. Dequantize ops
+/// are left alone (``keptCompact``).
 ///
 /// Folding runs in graph order, so a chain of such nodes folds in one run. A folded result
 /// becomes a constant with the result's name. Nodes are left alone when their op has no kernel,
@@ -23,25 +24,31 @@ public struct ConstantFolding: Pass {
     public static let name = "constant-folding"
     public static let summary = "evaluate nodes whose operands are all constants into new constants"
 
+    /// Dequantize ops, never folded: their constant operands are quantized weights, kept small
+    /// in the file on purpose (folding would store them as float again).
+    public static let keptCompact: Set<String> = [
+        "quantized_decomposed.dequantize_per_tensor", "quantized_decomposed.dequantize_per_tensor.tensor",
+        "quantized_decomposed.dequantize_per_channel", "quantized_decomposed.dequantize_per_channel_group",
+        "quantized_decomposed.dequantize_per_token", "kiln.dequantize_per_channel_group_int4",
+    ]
+
     /// The largest total size, in bytes, of one node's results that is folded.
     public var maxBytes: Int
     /// The largest result, in bytes, of an op with no tensor operand that is folded.
     public var maxCreationBytes: Int
-    /// Ops never folded (the delegation pipeline keeps `dequantize_per_*` of int8 weights, so a
-    /// backend sees a quantized weight rather than its fp32 value).
-    public var keeping: Set<String>
 
     public init() { self.init(maxBytes: 64 << 20) }
 
-    public init(maxBytes: Int, maxCreationBytes: Int = 64 << 10, keeping: Set<String> = []) {
+    public init(maxBytes: Int, maxCreationBytes: Int = 64 << 10) {
         self.maxBytes = maxBytes
         self.maxCreationBytes = maxCreationBytes
-        self.keeping = keeping
     }
 
     public func run(_ graph: inout Graph) throws(PassError) {
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
-            guard KernelRegistry.entry(for: node.op.name) != nil, !keeping.contains(node.op.name) else { return .keep }
+            guard KernelRegistry.entry(for: node.op.name) != nil, !Self.keptCompact.contains(node.op.name) else {
+                return .keep
+            }
             let limit = node.operands.isEmpty ? min(maxBytes, maxCreationBytes) : maxBytes
             var operands: [ValueID: Tensor] = [:]
             for id in node.operands {
