@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "KilnQuant", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
         // Backend descriptors, the backend compiler interface, the partitioner and delegation plans.
-        .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses"],
+        .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnQuant"],
                 swiftSettings: nativeFlags),
         // Backends/*/descriptor.json embedded as text (scripts/backends/embed_descriptors.sh).
         .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
@@ -77,7 +77,7 @@ let package = Package(
                 dependencies: ["CXNNPACK", "XNNPACKSchema", "KilnRuntime", "KilnTensor", "KilnPTE", "KilnKernels"],
                 path: "Backends/XNNPACK/Runtime", swiftSettings: nativeFlags),
         .target(name: "XNNPACKCompiler",
-                dependencies: ["XNNPACKSchema", "KilnPartition", "KilnIR", "KilnOps", "KilnTensor",
+                dependencies: ["XNNPACKSchema", "KilnPartition", "KilnQuant", "KilnIR", "KilnOps", "KilnTensor",
                                "KilnBackendDescriptors", "KilnPTE"],
                 path: "Backends/XNNPACK/Compiler", swiftSettings: nativeFlags),
         .executableTarget(

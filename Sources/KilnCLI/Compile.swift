@@ -67,12 +67,15 @@ struct Compile: ParsableCommand {
         try reportingErrors {
             let floatGraph = try ModelFile.read(file, inputShapes: inputShape)
             let dumpQuantized = Check.names(dumpAfter).contains("quantize")
-            let (quantizedGraph, quantizationReport) = try quantization.apply(floatGraph, dump: dumpQuantized ? { text in
+            let selection = try backends.map { try BackendSelection.resolve($0, needsCompiler: true) }
+            let quantizers = try selection.map { try quantization.backendQuantizers($0, graph: floatGraph) }
+            let (quantizedGraph, quantizationReport) = try quantization.apply(floatGraph, quantizers: quantizers,
+                                                                              dump: dumpQuantized ? { text in
                 print("// after quantize\n" + text, terminator: "")
             } : nil)
             var graph = quantizedGraph
-            if let backends {
-                graph = try delegate(graph, backends: backends)
+            if let selection {
+                graph = try delegate(graph, selection: selection)
             }
             var options = CompileOptions()
             options.dumpAfter = Set(Check.names(dumpAfter))
@@ -101,8 +104,7 @@ struct Compile: ParsableCommand {
     }
 
     /// Canonicalizes, partitions and lowers `graph` for `backends`, printing the plan's totals.
-    private func delegate(_ graph: Graph, backends: String) throws -> Graph {
-        let selection = try BackendSelection.resolve(backends, needsCompiler: true)
+    private func delegate(_ graph: Graph, selection: BackendSelection) throws -> Graph {
         if !selection.skipped.isEmpty {
             printError("auto: skipping \(selection.skipped.joined(separator: ", ")) (no compiler in this build)")
         }

@@ -7,6 +7,7 @@ import ArgumentParser
 import KilnEmit
 import KilnIR
 import KilnPTE
+import KilnPartition
 import KilnQuant
 import KilnTensor
 
@@ -46,19 +47,48 @@ struct QuantizeOptions: ParsableArguments {
 
     /// Quantizes `graph` when --quantize is given (else returns it as it is), with a progress bar
     /// on a terminal's stderr; `dump` receives the quantized graph's text when asked for.
-    func apply(_ graph: Graph, dump: ((String) -> Void)?) throws -> (graph: Graph, report: QuantizationReport?) {
+    ///
+    /// - Parameter quantizers: the backends' quantizers for the scheme, in claiming order (see
+    ///   ``backendQuantizers(_:)``); nil or empty uses the scheme's own.
+    func apply(_ graph: Graph, quantizers: [any Quantizer]? = nil,
+               dump: ((String) -> Void)?) throws -> (graph: Graph, report: QuantizationReport?) {
         guard let quantize else { return (graph, nil) }
         let scheme = try QuantizationSchemes.parse(quantize)
         let calibrationSamples = try calibration.map { try SampleFolder.read($0, inputs: graph.inputs.count) } ?? []
         let heldOut = try evalSamples.map { try SampleFolder.read($0, inputs: graph.inputs.count) }
         let bar = ProgressBar(enabled: isatty(2) != 0)
-        let (quantized, report) = try KilnQuant.quantize(graph, scheme: scheme, calibration: calibrationSamples,
+        let quantizer: any Quantizer = quantizers.flatMap { $0.isEmpty ? nil : ComposedQuantizer($0) } ?? scheme.quantizer
+        let (quantized, report) = try KilnQuant.quantize(graph, quantizer: quantizer, name: scheme.name,
+                                                         calibration: calibrationSamples,
                                                          heldOut: heldOut) { phase, done, total in
             bar.show(phase.rawValue, done, total)
         }
         bar.clear()
         dump?(KIRPrinter.print(quantized))
         return (quantized, report)
+    }
+
+    /// The quantizers the backends of `selection` give for --quantize's scheme, in claiming order
+    /// (with auto, the order the cost figures give for `graph`); empty when none has the scheme.
+    func backendQuantizers(_ selection: BackendSelection, graph: Graph) throws -> [any Quantizer] {
+        guard let quantize else { return [] }
+        let name = String(quantize.split(separator: ":", maxSplits: 1).first ?? "")
+        var entries = selection.entries
+        if selection.isAuto {
+            let pipeline = DelegationPipeline(backends: entries, auto: true)
+            let order = pipeline.plan(try pipeline.canonicalize(graph)).backends
+            entries.sort { (order.firstIndex(of: $0.descriptor.name) ?? .max) < (order.firstIndex(of: $1.descriptor.name) ?? .max) }
+        }
+        var found: [(String, any Quantizer)] = []
+        for e in entries {
+            if let q = e.compiler?.quantizer(for: name) { found.append((e.descriptor.name, q)) }
+        }
+        if found.isEmpty {
+            printError("quantize: no backend in --backends has a \(name) quantizer; using the scheme's own")
+        } else {
+            printError("quantize: \(found.map { "\($0.0) (\($0.1.name))" }.joined(separator: ", ")), in that order")
+        }
+        return found.map(\.1)
     }
 
     /// Adds the file and weight sizes to `report` (the float graph compiled for comparison),

@@ -1,6 +1,7 @@
 import KilnBackendDescriptors
 import KilnIR
 import KilnPartition
+import KilnQuant
 import XNNPACKSchema
 
 /// The XNNPACK CPU backend's compiler: lowers a partition to an XNNPACK subgraph payload
@@ -34,5 +35,15 @@ public struct XNNPACKCompiler: BackendCompiler {
         let payload = try lowering.run()
         return DelegatePayload(bytes: payload.encoded(),
                                namedData: lowering.namedData.map { LoweredDelegate.NamedData(key: $0.key, bytes: $0.bytes) })
+    }
+
+    /// `int8`: static per-tensor activations with per-channel weights; `int8-dynamic`: linear
+    /// layers with per-token activations chosen at run time. Other schemes: none.
+    public func quantizer(for scheme: String) -> (any Quantizer)? {
+        switch scheme {
+        case "int8": return XNNPACKQuantizer()
+        case "int8-dynamic": return XNNPACKQuantizer(dynamic: true)
+        default: return nil
+        }
     }
 }
