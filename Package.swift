@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "KilnCapture", targets: ["KilnCapture"]),
         .library(name: "KilnPartition", targets: ["KilnPartition"]),
         .library(name: "KilnEmit", targets: ["KilnEmit"]),
+        .library(name: "XNNPACKRuntime", targets: ["XNNPACKRuntime"]),
+        .library(name: "KilnQuant", targets: ["KilnQuant"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
@@ -49,18 +51,41 @@ let package = Package(
                 dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses",
                                .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: nativeFlags),
+        // PT2E-style quantization: annotate, prepare, calibrate, convert (KilnPTE only to measure files).
+        .target(name: "KilnQuant", dependencies: ["KilnTensor", "KilnOps", "KilnKernels", "KilnIR", "KilnPasses", "KilnPTE"],
+                swiftSettings: nativeFlags),
         // Backend descriptors, the backend compiler interface, the partitioner and delegation plans.
-        .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses"],
+        .target(name: "KilnPartition", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnQuant"],
                 swiftSettings: nativeFlags),
         // Backends/*/descriptor.json embedded as text (scripts/backends/embed_descriptors.sh).
         .target(name: "KilnBackendDescriptors", path: "Sources/KilnBackendDescriptors"),
+        // The GPU backend: Vulkan compute through the system loader (lavapipe where there is no GPU).
+        .systemLibrary(name: "CVulkan", path: "Backends/GPU/CVulkan", providers: [.apt(["libvulkan-dev"])]),
+        .target(name: "GPURuntime", dependencies: ["CVulkan", "KilnRuntime", "KilnTensor", "KilnPTE"],
+                path: "Backends/GPU/Runtime", swiftSettings: nativeFlags),
+        .target(name: "GPUCompiler",
+                dependencies: ["KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/GPU/Compiler", swiftSettings: nativeFlags),
         .target(name: "KilnEmit", dependencies: ["KilnTensor", "KilnOps", "KilnIR", "KilnPasses", "KilnPTE"],
                 swiftSettings: nativeFlags),
+        // The XNNPACK CPU backend (Backends/XNNPACK): Debian's libxnnpack + libpthreadpool as a system
+        // library, the payload model shared by both halves, the runtime and the compiler.
+        .systemLibrary(name: "CXNNPACK", path: "Backends/XNNPACK/CXNNPACK"),
+        .target(name: "XNNPACKSchema", dependencies: ["KilnPTE"], path: "Backends/XNNPACK/Schema",
+                swiftSettings: nativeFlags),
+        .target(name: "XNNPACKRuntime",
+                dependencies: ["CXNNPACK", "XNNPACKSchema", "KilnRuntime", "KilnTensor", "KilnPTE", "KilnKernels"],
+                path: "Backends/XNNPACK/Runtime", swiftSettings: nativeFlags),
+        .target(name: "XNNPACKCompiler",
+                dependencies: ["XNNPACKSchema", "KilnPartition", "KilnQuant", "KilnIR", "KilnOps", "KilnTensor",
+                               "KilnBackendDescriptors", "KilnPTE"],
+                path: "Backends/XNNPACK/Compiler", swiftSettings: nativeFlags),
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
                 "KilnTensor", "KilnOps", "KilnIR", "KilnKernels", "KilnPasses", "KilnEmit", "KilnPTE", "KilnRuntime",
-                "KilnCapture", "KilnPartition", "KilnBackendDescriptors", "NPUCompiler", "NPURuntime",
+                "KilnCapture", "KilnQuant", "KilnPartition", "KilnBackendDescriptors", "XNNPACKCompiler", "XNNPACKRuntime",
+                "GPUCompiler", "GPURuntime", "NPUCompiler", "NPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeFlags
@@ -113,6 +138,17 @@ let package = Package(
         .testTarget(name: "NPUBackendTests",
                     dependencies: ["NPUCompiler", "NPURuntime", "KilnPartition", "KilnIR", "KilnOps", "KilnTensor", "KilnRuntime",
                                    "KilnPTE", "KilnPasses", "KilnEmit", "KilnExamples", "KilnBackendDescriptors"]),
+        .testTarget(name: "XNNPACKBackendTests",
+                    dependencies: ["XNNPACKCompiler", "XNNPACKRuntime", "XNNPACKSchema", "CXNNPACK", "KilnPartition",
+                                   "KilnBackendDescriptors", "KilnIR", "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE",
+                                   "KilnTensor", "KilnOps", "KilnKernels", "KilnExamples"]),
+        .testTarget(name: "GPUBackendTests",
+                    dependencies: ["GPUCompiler", "GPURuntime", "KilnPartition", "KilnBackendDescriptors", "KilnIR", "KilnOps",
+                                   "KilnPasses", "KilnEmit", "KilnRuntime", "KilnPTE", "KilnTensor", "KilnExamples"]),
+        .testTarget(name: "KilnQuantTests",
+                    dependencies: ["KilnQuant", "KilnEmit", "KilnRuntime", "KilnExamples", "KilnIR", "KilnOps", "KilnPasses",
+                                   "KilnPTE", "KilnTensor"],
+                    resources: [.copy("Golden")]),
         .testTarget(name: "KilnExamplesTests", dependencies: ["KilnExamples", "KilnPasses"], resources: [.copy("Fixtures")]),
     ]
 )

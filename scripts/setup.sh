@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages Kiln needs at build or test time: FlatBuffers headers for the .pte verifier
 # and flatc to check its generated header; protoc to check the ONNX importer's generated Swift.
-# (XNNPACK and Vulkan backends add theirs as they land.)
-PACKAGES=(python3 libflatbuffers-dev flatbuffers-compiler protobuf-compiler)
+# The XNNPACK backend: Debian's XNNPACK (2022) and its thread pool.
+PACKAGES=(python3 libflatbuffers-dev flatbuffers-compiler protobuf-compiler libxnnpack-dev libpthreadpool-dev)
+# The GPU backend: the Vulkan loader and headers, Mesa's lavapipe (Vulkan on the CPU, so the GPU
+# backend runs and is tested without a GPU), vulkaninfo, and glslc to check the embedded SPIR-V.
+PACKAGES+=(libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -11,6 +11,15 @@ echo "test: checking the generated ONNX protobuf code"
 scripts/onnx/generate_proto.sh --check
 echo "test: checking the embedded backend descriptors (Backends/*/descriptor.json)"
 scripts/backends/embed_descriptors.sh --check
+echo "test: checking the GPU backend's embedded SPIR-V (Backends/GPU/Shaders)"
+scripts/gpu/compile_shaders.sh --check
+# And the list of ExecuTorch's kernel-library operators `kiln inspect` marks against (needs executorch).
+if python3 -c "import executorch.extension.pybindings.portable_lib" >/dev/null 2>&1; then
+  echo "test: checking the generated list of ExecuTorch operators"
+  python3 scripts/pte/list_executorch_operators.py --check
+else
+  echo "test: skipping the ExecuTorch operator list check: executorch is not installed (pip install executorch==1.5.1)"
+fi
 
 # The runtime builds on its own, proving it imports no compiler module (KilnIR and above).
 # A module built earlier stays visible in .build, so also check what the sources import.
@@ -19,6 +28,22 @@ swift build --target KilnRuntime
 if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Sources/KilnRuntime/*.swift \
     | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|Glibc|Darwin)$"; then
   echo "test: KilnRuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
+# Likewise the GPU backend's runtime (Vulkan, the runtime side, nothing compiler-side).
+swift build --target GPURuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Backends/GPU/Runtime/*.swift \
+    | grep -vE "import (CVulkan|KilnRuntime|KilnTensor|KilnOps|KilnKernels|KilnPTE|Glibc|Darwin)$"; then
+  echo "test: GPURuntime imports a module outside the runtime side (above)" >&2
+  exit 1
+fi
+
+# Likewise the XNNPACK backend's runtime (and the payload model it shares with the compiler).
+echo "test: building the XNNPACK runtime alone"
+swift build --target XNNPACKRuntime
+if grep -hE "^\s*(@[a-zA-Z_]+ )*import " Backends/XNNPACK/Runtime/*.swift Backends/XNNPACK/Schema/*.swift \
+    | grep -vE "import (KilnTensor|KilnOps|KilnKernels|KilnPTE|KilnRuntime|XNNPACKSchema|CXNNPACK|Glibc|Darwin)$"; then
+  echo "test: XNNPACKRuntime imports a module outside the runtime side (above)" >&2
   exit 1
 fi
 echo "test: building the NPU runtime alone"

@@ -1,8 +1,12 @@
+import GPUCompiler
+import GPURuntime
 import KilnBackendDescriptors
 import KilnPartition
 import KilnRuntime
 import NPUCompiler
 import NPURuntime
+import XNNPACKCompiler
+import XNNPACKRuntime
 
 /// The backends this build of `kiln` knows. A backend joins with one line here: its compiler
 /// (`catalog.register(XNNPACKCompiler())`, plus its runtime in `BackendRegistry.shared`), or,
@@ -13,10 +17,13 @@ enum KilnBackends {
         guard !registered.value else { return }
         registered.value = true
         let catalog = BackendCatalog.shared
-        catalog.register(descriptor: try descriptor("Backends/XNNPACK/descriptor.json"))
+        let xnnpack = XNNPACKRuntime()
+        catalog.register(XNNPACKCompiler()) { xnnpack.isAvailable ? nil : "xnn_initialize fails on this CPU" }
+        BackendRegistry.shared.register(xnnpack)
         catalog.register(NPUCompiler())
         BackendRegistry.shared.register(NPURuntime())
-        catalog.register(descriptor: try descriptor("Backends/GPU/descriptor.json"))
+        catalog.register(GPUCompiler(), unavailableReason: { GPURuntime.unavailableReason })
+        BackendRegistry.shared.register(GPURuntime())
     }
 
     /// The embedded descriptor at `path`, parsed and validated.

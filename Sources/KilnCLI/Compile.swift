@@ -48,11 +48,15 @@ struct Compile: ParsableCommand {
     @Flag(help: "Also print what each pass did and the time of each phase (to stderr).")
     var verbose = false
 
+    @OptionGroup(title: "Quantization")
+    var quantization: QuantizeOptions
+
     func validate() throws {
         try ModelFile.validate(file, inputShapes: inputShape)
         if let backends { try BackendSelection.validate(backends) }
         let stages = backends == nil ? [] : DelegationPipeline.stageNames
-        let pipeline = CompileOptions.standardPasses.map(\.name) + stages + [KilnCompiler.planMemoryStage]
+        let pipeline = (quantization.quantize != nil ? ["quantize"] : []) + CompileOptions.standardPasses.map(\.name)
+            + stages + [KilnCompiler.planMemoryStage]
         for name in Check.names(dumpAfter) where !pipeline.contains(name) {
             let hint = DelegationPipeline.stageNames.contains(name) ? " (the stage \(name) runs with --backends)" : ""
             throw ValidationError("unknown pass '\(name)' in --dump-after\(hint); compile runs: \(pipeline.joined(separator: ", "))")
@@ -61,9 +65,17 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var graph = try ModelFile.read(file, inputShapes: inputShape)
-            if let backends {
-                graph = try delegate(graph, backends: backends)
+            let floatGraph = try ModelFile.read(file, inputShapes: inputShape)
+            let dumpQuantized = Check.names(dumpAfter).contains("quantize")
+            let selection = try backends.map { try BackendSelection.resolve($0, needsCompiler: true) }
+            let quantizers = try selection.map { try quantization.backendQuantizers($0, graph: floatGraph) }
+            let (quantizedGraph, quantizationReport) = try quantization.apply(floatGraph, quantizers: quantizers,
+                                                                              dump: dumpQuantized ? { text in
+                print("// after quantize\n" + text, terminator: "")
+            } : nil)
+            var graph = quantizedGraph
+            if let selection {
+                graph = try delegate(graph, selection: selection)
             }
             var options = CompileOptions()
             options.dumpAfter = Set(Check.names(dumpAfter))
@@ -75,6 +87,9 @@ struct Compile: ParsableCommand {
                 var e = error
                 if e.file == nil { e.file = file }
                 throw e
+            }
+            if let quantizationReport {
+                try quantization.finish(quantizationReport, floatGraph: floatGraph, compiled: result)
             }
             try FileIO.writeAtomically(result.bytes, to: output)  // its error names the path
             if verbose {
@@ -89,8 +104,7 @@ struct Compile: ParsableCommand {
     }
 
     /// Canonicalizes, partitions and lowers `graph` for `backends`, printing the plan's totals.
-    private func delegate(_ graph: Graph, backends: String) throws -> Graph {
-        let selection = try BackendSelection.resolve(backends, needsCompiler: true)
+    private func delegate(_ graph: Graph, selection: BackendSelection) throws -> Graph {
         if !selection.skipped.isEmpty {
             printError("auto: skipping \(selection.skipped.joined(separator: ", ")) (no compiler in this build)")
         }

@@ -9,7 +9,8 @@ struct Inspect: ParsableCommand {
         discussion: """
             Reads and verifies FILE (any ExecuTorch-format .pte), then prints its extended \
             header, its segments, and for each method: its values by kind, its inputs and outputs \
-            with their shapes, its operators, its instructions (`[3] aten::addmm.out(%2, %0, %7, 1, 1) \
+            with their shapes, its operators (marking those that ExecuTorch's portable and quantized \
+            kernel libraries lack), its instructions (`[3] aten::addmm.out(%2, %0, %7, 1, 1) \
             -> %10`: tensors as %value, other arguments as their values, the outputs after the \
             arrow) and its arenas. With --json, one JSON object with the same facts, its keys in a \
             fixed order. A file that fails verification is an error naming the file and the field \
@@ -111,7 +112,11 @@ struct PlanSummary {
         out += "  outputs:\n"
         for i in plan.outputs { out += "    %\(i) \(describeValue(i))\n" }
         out += "  operators (\(plan.operators.count)):\n"
-        for (i, op) in plan.operators.enumerated() { out += "    [\(i)] \(Self.name(of: op))\n" }
+        for (i, op) in plan.operators.enumerated() {
+            let name = Self.name(of: op)
+            out += "    [\(i)] \(name)" + (ExecuTorchOperators.has(name) ? "" : "  (not in ExecuTorch's portable or quantized kernels)")
+                + "\n"
+        }
         for (c, chain) in plan.chains.enumerated() {
             out += "  chain \(c): \(chain.instructions.count) instructions\n"
             for (i, instruction) in chain.instructions.enumerated() {
@@ -156,6 +161,8 @@ struct PlanSummary {
             ("inputs", .array(plan.inputs.map(valueJSON))),
             ("outputs", .array(plan.outputs.map(valueJSON))),
             ("operators", .array(plan.operators.map { .string(Self.name(of: $0)) })),
+            ("operators_not_in_executorch", .array(plan.operators.map { Self.name(of: $0) }
+                .filter { !ExecuTorchOperators.has($0) }.map(JSON.string))),
             ("chains", .array(plan.chains.map { chain in
                 .array(chain.instructions.enumerated().map { i, instruction in
                     var fields: [(String, JSON)] = [("text", .string(describe(instruction)))]

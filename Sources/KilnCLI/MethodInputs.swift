@@ -1,3 +1,4 @@
+import KilnIR
 import KilnRuntime
 import KilnTensor
 
@@ -41,30 +42,40 @@ enum MethodInputs {
     /// bounds), from a fixed seed so runs are repeatable: floats uniform in [-1, 1), integers
     /// 0 or 1 (valid indices for any non-empty table), bools either.
     static func random(for method: Method, seed: UInt64 = 20250101) throws -> [Tensor] {
+        var metas: [TensorMeta] = []
+        for i in 0..<method.inputCount { metas.append(try method.inputMeta(i)) }
+        let plain = try random(metas.map { ($0.dtype, $0.sizes) }, seed: seed)
+        return try zip(metas, plain).map { meta, tensor in
+            guard meta.dimOrder != Array(0..<meta.rank) else { return tensor }
+            // Random data: the same bytes serve for any dim order.
+            return try tensor.withUnsafeRawBytes {
+                try Tensor(dtype: meta.dtype, shape: meta.sizes, dimOrder: meta.dimOrder, copying: $0)
+            }
+        }
+    }
+
+    /// Random tensors for a graph's inputs, at their upper-bound shapes (as ``random(for:seed:)``).
+    static func random(for graph: Graph, seed: UInt64 = 20250101) throws -> [Tensor] {
+        try random(graph.inputs.map { (graph.type(of: $0).dtype, graph.type(of: $0).upperBoundShape) }, seed: seed)
+    }
+
+    /// Row-major random tensors of these dtypes and shapes, from `seed`.
+    static func random(_ specs: [(DType, [Int])], seed: UInt64) throws -> [Tensor] {
         var generator = SeededGenerator(seed: seed)
         var tensors: [Tensor] = []
-        for i in 0..<method.inputCount {
-            let meta = try method.inputMeta(i)
-            let count = try Shape.elementCount(meta.sizes)
-            var tensor: Tensor
-            switch meta.dtype {
-            case .float32: tensor = try Tensor(unitValues(count, &generator), shape: meta.sizes)
-            case .float16: tensor = try Tensor(unitValues(count, &generator).map(Float16.init), shape: meta.sizes)
-            case .bfloat16: tensor = try Tensor(unitValues(count, &generator).map(BFloat16.init), shape: meta.sizes)
-            case .int64: tensor = try Tensor(bits(count, &generator).map(Int64.init), shape: meta.sizes)
-            case .int32: tensor = try Tensor(bits(count, &generator).map(Int32.init), shape: meta.sizes)
-            case .int16: tensor = try Tensor(bits(count, &generator).map(Int16.init), shape: meta.sizes)
-            case .int8: tensor = try Tensor(bits(count, &generator).map(Int8.init), shape: meta.sizes)
-            case .uint8: tensor = try Tensor(bits(count, &generator), shape: meta.sizes)
-            case .bool: tensor = try Tensor(bits(count, &generator).map { $0 != 0 }, shape: meta.sizes)
+        for (dtype, sizes) in specs {
+            let count = try Shape.elementCount(sizes)
+            switch dtype {
+            case .float32: tensors.append(try Tensor(unitValues(count, &generator), shape: sizes))
+            case .float16: tensors.append(try Tensor(unitValues(count, &generator).map(Float16.init), shape: sizes))
+            case .bfloat16: tensors.append(try Tensor(unitValues(count, &generator).map(BFloat16.init), shape: sizes))
+            case .int64: tensors.append(try Tensor(bits(count, &generator).map(Int64.init), shape: sizes))
+            case .int32: tensors.append(try Tensor(bits(count, &generator).map(Int32.init), shape: sizes))
+            case .int16: tensors.append(try Tensor(bits(count, &generator).map(Int16.init), shape: sizes))
+            case .int8: tensors.append(try Tensor(bits(count, &generator).map(Int8.init), shape: sizes))
+            case .uint8: tensors.append(try Tensor(bits(count, &generator), shape: sizes))
+            case .bool: tensors.append(try Tensor(bits(count, &generator).map { $0 != 0 }, shape: sizes))
             }
-            if meta.dimOrder != Array(0..<meta.rank) {
-                // Random data: the same bytes serve for any dim order.
-                tensor = try tensor.withUnsafeRawBytes {
-                    try Tensor(dtype: meta.dtype, shape: meta.sizes, dimOrder: meta.dimOrder, copying: $0)
-                }
-            }
-            tensors.append(tensor)
         }
         return tensors
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import KilnEmit
 import KilnIR
 import KilnPartition
+import KilnQuant
 import KilnTensor
 
 /// `kiln plan`: what would run where, and why not, before compiling.
@@ -31,6 +32,16 @@ struct Plan: ParsableCommand {
     @Option(help: BackendSelection.help)
     var backends: String = "auto"
 
+    @Option(help: ArgumentHelp("Quantize first with this scheme, composing the backends' quantizers in order (as "
+                               + "`kiln compile --quantize` does); placement depends on the patterns, not the ranges, "
+                               + "so one seeded random sample calibrates unless --calibration is given.",
+                               valueName: "scheme"))
+    var quantize: String?
+
+    @Option(help: ArgumentHelp("Calibration samples for --quantize (one folder per sample with input_0.npy, ...).",
+                               valueName: "dir"))
+    var calibration: String?
+
     @Option(help: "table, json or dot.")
     var format: String = "table"
 
@@ -48,7 +59,18 @@ struct Plan: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let selection = try BackendSelection.resolve(backends, needsCompiler: false)
-            let graph = try ModelFile.read(file, inputShapes: inputShape)
+            var graph = try ModelFile.read(file, inputShapes: inputShape)
+            if let quantize {
+                var options = QuantizeOptions()
+                options.quantize = quantize
+                options.calibration = calibration
+                let quantizers = try options.backendQuantizers(selection, graph: graph)
+                let samples = try calibration.map { try SampleFolder.read($0, inputs: graph.inputs.count) }
+                    ?? [try MethodInputs.random(for: graph)]
+                let scheme = try QuantizationSchemes.parse(quantize)
+                let quantizer: any Quantizer = quantizers.isEmpty ? scheme.quantizer : ComposedQuantizer(quantizers)
+                graph = try KilnQuant.quantize(graph, quantizer: quantizer, name: scheme.name, calibration: samples).graph
+            }
             let pipeline = DelegationPipeline(backends: selection.entries, auto: selection.isAuto)
             let canonical: Graph
             do { canonical = try pipeline.canonicalize(graph) } catch {

@@ -33,7 +33,7 @@ public enum KernelRegistry {
     /// Every portable kernel.
     public static let entries: [KernelEntry] =
         elementwiseKernels + reductionKernels + layoutKernels + linearAlgebraKernels + spatialKernels
-        + normalizationKernels + quantizationKernels + mathKernels + shapingKernels + samplingKernels
+        + normalizationKernels + quantizationKernels + int4QuantizationKernels + mathKernels + shapingKernels + samplingKernels
 
     private static let byOp: [String: KernelEntry] = {
         var table: [String: KernelEntry] = [:]

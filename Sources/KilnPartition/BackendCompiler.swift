@@ -1,4 +1,5 @@
 import KilnIR
+import KilnQuant
 
 /// A backend's ahead-of-time half: its descriptor, and `preprocess`, which turns one partition
 /// into the payload its runtime executes. The partitioner never names a backend; it reads
@@ -26,6 +27,16 @@ public protocol BackendCompiler: Sendable {
     /// - Throws: anything; `kiln compile` reports it as ``PartitionError/Kind/preprocess`` naming
     ///   the backend and partition. A message should name the op and why it cannot be lowered.
     func preprocess(_ partition: Partition, compileSpecs: [LoweredDelegate.CompileSpec]) throws -> DelegatePayload
+
+    /// The quantizer that annotates what this backend runs quantized under the scheme named
+    /// `scheme` (`int8`, `16a8w`), or nil when the backend has no such form. With
+    /// `--backends a,b --quantize S`, a's quantizer annotates first and b's sees the rest.
+    func quantizer(for scheme: String) -> (any Quantizer)?
+}
+
+extension BackendCompiler {
+    /// No quantized forms: the backend runs what it runs in float.
+    public func quantizer(for scheme: String) -> (any Quantizer)? { nil }
 }
 
 /// One subgraph claimed by one backend, as its compiler receives it.

@@ -31,6 +31,8 @@ public struct DelegationPipeline: Sendable {
     /// The passes before partitioning: `decompose` keeps whole every op a chosen backend lists.
     public var canonicalizationPasses: [any Pass] {
         let keep = Set(backends.flatMap { $0.descriptor.ops.map(\.op) }.filter { OpTable.schema(named: $0)?.pte == nil })
+        // ConstantFolding keeps weights int8 behind their dequantize (`keptCompact`), so a backend
+        // can claim the quantized form.
         return [Decompose(allowPartial: true, keeping: keep), ConstantFolding(), FoldBatchNorm(),
                 CommonSubexpressionElimination(), DeadCodeElimination()]
     }

@@ -165,7 +165,26 @@ public struct GraphRewriter {
     /// Copies `node` with its operands mapped, keeping its names, debug handle and location.
     /// - Returns: the copy's results.
     public mutating func copy(_ node: Node) throws(PassError) -> [ValueID] {
-        let arguments = try self.arguments(of: node).values
+        try copy(node, substituting: [:])
+    }
+
+    /// Copies `node` as ``copy(_:)`` does, except that operands named in `substitutions` (source
+    /// value → new-graph value) read the given value instead of their mapped one: how quantization
+    /// makes a node read the dequantized form of an operand.
+    public mutating func copy(_ node: Node, substituting substitutions: [ValueID: ValueID]) throws(PassError) -> [ValueID] {
+        var arguments = try self.arguments(of: node).values
+        if !substitutions.isEmpty {
+            for (i, (source, mapped)) in zip(node.arguments, arguments).enumerated() {
+                switch (source, mapped) {
+                case (.tensor(let id), .tensor):
+                    if let new = substitutions[id] { arguments[i] = .tensor(new) }
+                case (.tensorList(let ids), .tensorList(let list)):
+                    arguments[i] = .tensorList(zip(ids, list).map { substitutions[$0] ?? $1 })
+                default:
+                    break
+                }
+            }
+        }
         let names = node.results.map { source[$0].name }
         let types = node.results.map { source.type(of: $0) }
         let results = try wrap { (b: inout GraphBuilder) throws(IRError) in

@@ -86,4 +86,18 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stderr.contains("\(name): no compiler in this build"))
     }
+
+    @Test func planWithQuantizeComposesTheBackendsQuantizers() throws {
+        let model = try write()
+        let r = try KilnCommand.run(["plan", model.path, "--backends", "gpu,xnnpack", "--quantize", "int8", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("quantize: xnnpack (xnnpack-int8), in that order"))
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let nodes = try #require(plan["nodes"] as? [[String: Any]])
+        let linear = try #require(nodes.first { $0["op"] as? String == "linear" })
+        // The gpu runs only float: the quantized linear goes to xnnpack, its q/dq nodes with it.
+        #expect(linear["placement"] as? String == "xnnpack")
+        #expect((linear["reasons"] as? [String: String])?["gpu"]?.hasPrefix("input is quantized") == true)
+        #expect(nodes.contains { ($0["op"] as? String)?.hasPrefix("quantized_decomposed.") == true && $0["placement"] as? String == "xnnpack" })
+    }
 }

@@ -317,6 +317,12 @@ extension OpCase {
             return try b.call("quantized_decomposed.dequantize_per_channel_group", [q, s, z],
                               ["quant_min": .int(-8), "quant_max": .int(7), "dtype": .dtype(.int8), "group_size": .int(4)])
         },
+        OpCase("kiln.dequantize_per_channel_group_int4") { b in
+            let q = try b.input("q", t(.uint8, 4, 4))
+            let s = try b.input("s", t(.float32, 4, 2))
+            return try b.call("kiln.dequantize_per_channel_group_int4", [q, s],
+                              ["quant_min": .int(-8), "quant_max": .int(7), "group_size": .int(4)])
+        },
         OpCase("quantize_per_token") { b in
             let x = try b.input("x", t(.float32, 2, 5))
             let s = try b.input("s", t(.float32, 2, 1))

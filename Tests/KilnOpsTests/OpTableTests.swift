@@ -52,7 +52,8 @@ import Testing
     @Test(arguments: OpTable.all)
     func pteOperatorsAreQualified(_ op: OpSchema) throws {
         guard let pte = op.pte else { return }
-        #expect(["aten::", "quantized_decomposed::", "dim_order_ops::"].contains { pte.name.hasPrefix($0) }, "\(pte)")
+        #expect(["aten::", "quantized_decomposed::", "dim_order_ops::", "kiln::"].contains { pte.name.hasPrefix($0) },
+                "\(pte)")
         #expect(pte.overload.hasSuffix("out"), "\(pte)")
         // The table name is the .pte name with `aten.` left out and `::` written `.`.
         let base = pte.name.replacing("aten::", with: "").replacing("::", with: ".")

@@ -36,6 +36,13 @@ private func perGroup(_ input: Argument<TensorType>, _ named: [String: Argument<
         .merging(named) { _, new in new })
 }
 
+/// Packed int4 rows (two values per byte), scales per group of 32 of the unpacked [8, 64].
+private func packedInt4(_ input: Argument<TensorType>, _ named: [String: Argument<TensorType>] = [:])
+    -> [String: Argument<TensorType>] {
+    ["input": input, "scales": t(.float32, 8, 2), "quant_min": .int(-8), "quant_max": .int(7), "group_size": .int(32)]
+        .merging(named) { _, new in new }
+}
+
 /// The quantized_decomposed family: output dtypes, qparam shapes per granularity, range checks.
 let quantizationCases: [OpCase] = [
     .ok(qd("quantize_per_tensor"), "int8", perTensor(t(.float32, 4, 4)), "i8[4, 4]"),
@@ -158,6 +165,18 @@ let quantizationCases: [OpCase] = [
     .fails(qd("dequantize_per_channel_group"), "zero points shape",
            perGroup(t(.int8, 8, 64), ["zero_points": t(.int64, 8, 1)]),
            argument: "zero_points", "expected shape [8, 2]"),
+
+    .ok("kiln.dequantize_per_channel_group_int4", "packed [8, 32] to [8, 64]", packedInt4(t(.uint8, 8, 32)), "f32[8, 64]"),
+    .ok("kiln.dequantize_per_channel_group_int4", "zero points, f16 out",
+        packedInt4(t(.uint8, 8, 32), ["zero_points": t(.int64, 8, 2), "output_dtype": .dtype(.float16)]), "f16[8, 64]"),
+    .fails("kiln.dequantize_per_channel_group_int4", "int8 input", packedInt4(t(.int8, 8, 32)),
+           argument: "input", "expected packed uint8 bytes, got i8"),
+    .fails("kiln.dequantize_per_channel_group_int4", "int8 range", packedInt4(t(.uint8, 8, 32), ["quant_min": .int(-128)]),
+           argument: "quant_min", "range -128...7 does not fit int4"),
+    .fails("kiln.dequantize_per_channel_group_int4", "group does not divide",
+           packedInt4(t(.uint8, 8, 32), ["group_size": .int(48)]), argument: "group_size", "not a multiple of group_size 48"),
+    .fails("kiln.dequantize_per_channel_group_int4", "scales shape", packedInt4(t(.uint8, 8, 16)),
+           argument: "scales", "expected shape [8, 1]"),
 
     .ok(qd("quantize_per_token"), "symbolic tokens",
         int8(["input": t(.float32, 2, seq, 64), "scales": t(.float32, 2, seq, 1), "zero_points": t(.int64, 2, seq, 1)]),

@@ -51,11 +51,7 @@ struct EndToEndTests {
         let calibration = [example.input] + (try (1...3).map { try Self.normal(shape, seed: UInt64($0)) })
         let quantized = try HandQuantizer.quantize(canonical, calibration: calibration, activation: activation,
                                                    linearWeightBits: linearWeightBits)
-        // Planned and lowered directly: the quantized graph is already canonical, and
-        // `DelegationPipeline.run` would canonicalize again, where constant folding turns the
-        // weights' `dequantize_per_channel(int8 constant)` into float constants.
-        let plan = pipeline.plan(quantized)
-        let lowered = try Lowering.lower(plan, compilers: ["npu": NPUCompiler()])
+        let (lowered, plan) = try pipeline.run(quantized)
         let compiled = try KilnCompiler.compile(lowered)
         let path = "/tmp/kiln-npu-e2e-\(name)-\(getpid()).pte"
         try FileIO.writeAtomically(compiled.bytes, to: path)

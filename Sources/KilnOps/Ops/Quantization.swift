@@ -61,6 +61,33 @@ let quantizationOps: [OpSchema] = [
         let shape = x.shape.dropLast() + [Dim(1)]
         return [TensorType(.float32, Array(shape)), TensorType(.int64, Array(shape))]
     },
+    // ExecuTorch's kernel libraries have no dequantize for packed 4-bit weights, hence `kiln::`.
+    OpSchema("kiln.dequantize_per_channel_group_int4",
+             summary: "packed 4-bit (two per byte, low nibble first) to float, per group: (q - zero_point) * scale",
+             parameters: [.init("input", .tensor), .init("scales", .tensor), .init("zero_points", .optional(.tensor)),
+                          .init("quant_min", .int), .init("quant_max", .int), .init("group_size", .int),
+                          .init("output_dtype", .dtype, default: .dtype(.float32))],
+             pte: PTEOperator("kiln::dequantize_per_channel_group_int4")) { args in
+        let x = args.tensor("input")
+        guard x.dtype == .uint8 else { throw args.error("expected packed uint8 bytes, got \(x.dtype)", argument: "input") }
+        try args.requireRank(x, 2...2, argument: "input")
+        let lo = args.int("quant_min"), hi = args.int("quant_max")
+        guard -8 <= lo, lo <= hi, hi <= 7 else {
+            throw args.error("range \(lo)...\(hi) does not fit int4 (-8...7)", argument: "quant_min")
+        }
+        let columns = try x.shape[1] * Dim(2)
+        let group = args.int("group_size")
+        guard group > 0 else { throw args.error("expected a positive group size, got \(group)", argument: "group_size") }
+        guard let groups = columns.exactlyDivided(by: group) else {
+            throw args.error("unpacked dim 1 (\(columns)) is not a multiple of group_size \(group)", argument: "group_size")
+        }
+        try requireParams(args, shape: [x.shape[0], groups], "of [rows, 2 * bytes / group_size]")
+        let out = args.dtype("output_dtype")
+        guard out.isFloatingPoint else {
+            throw args.error("expected a floating-point output_dtype, got \(out)", argument: "output_dtype")
+        }
+        return [TensorType(out, [x.shape[0], columns])]
+    },
 ]
 
 /// The parameters every quantize/dequantize form has after its scale and zero point.

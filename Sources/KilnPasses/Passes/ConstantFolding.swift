@@ -3,12 +3,13 @@ import KilnKernels
 import KilnTensor
 
 /// Evaluates nodes whose tensor operands are all constants and replaces their results by
-/// constants holding the values, computed by the same kernels the evaluator runs.
+/// constants holding the values, computed by the same kernels the evaluator runs. Dequantize ops
+/// are left alone (``keptCompact``).
 ///
 /// Folding runs in graph order, so a chain of such nodes folds in one run. A folded result
 /// becomes a constant with the result's name. Nodes are left alone when their op has no kernel,
-/// when their results together exceed ``maxBytes``, when the kernel rejects the operands
-/// (the runtime would report that), or when they dequantize (a quantized weight keeps its form).
+/// when their results together exceed ``maxBytes``, or when the kernel rejects the operands
+/// (the runtime would report that).
 ///
 /// Ops with no tensor operand (`full`, `arange`) depend only on static sizes: they fold when
 /// their result is at most ``maxCreationBytes``, so shape arithmetic built from them (a causal
@@ -22,6 +23,14 @@ import KilnTensor
 public struct ConstantFolding: Pass {
     public static let name = "constant-folding"
     public static let summary = "evaluate nodes whose operands are all constants into new constants"
+
+    /// Dequantize ops, never folded: their constant operands are quantized weights, kept small
+    /// in the file on purpose (folding would store them as float again).
+    public static let keptCompact: Set<String> = [
+        "quantized_decomposed.dequantize_per_tensor", "quantized_decomposed.dequantize_per_tensor.tensor",
+        "quantized_decomposed.dequantize_per_channel", "quantized_decomposed.dequantize_per_channel_group",
+        "quantized_decomposed.dequantize_per_token", "kiln.dequantize_per_channel_group_int4",
+    ]
 
     /// The largest total size, in bytes, of one node's results that is folded.
     public var maxBytes: Int
@@ -37,10 +46,9 @@ public struct ConstantFolding: Pass {
 
     public func run(_ graph: inout Graph) throws(PassError) {
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
-            guard KernelRegistry.entry(for: node.op.name) != nil else { return .keep }
-            // A quantized weight stays `dequantize(integer constant)`: backends lower that
-            // pattern to integer kernels, and the file keeps the integer bytes.
-            guard !node.op.name.hasPrefix("quantized_decomposed.dequantize_per") else { return .keep }
+            guard KernelRegistry.entry(for: node.op.name) != nil, !Self.keptCompact.contains(node.op.name) else {
+                return .keep
+            }
             let limit = node.operands.isEmpty ? min(maxBytes, maxCreationBytes) : maxBytes
             var operands: [ValueID: Tensor] = [:]
             for id in node.operands {

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CXNNPACK
+import KilnPTE
+import KilnRuntime
+import KilnTensor
+import XNNPACKSchema
+
+/// The XNNPACK CPU backend's runtime: runs the delegates `XNNPACKCompiler` wrote on Debian's
+/// libxnnpack. `initialize` decodes the payload, defines the subgraph, packs the weights and
+/// creates the XNNPACK runtime once (on a pthreadpool of the method's thread count); `execute`
+/// converts layouts at the boundary where the compiler asked for it, points XNNPACK at the
+/// arguments (`xnn_setup_runtime`) and invokes it.
+///
+/// ```swift
+/// BackendRegistry.shared.register(XNNPACKRuntime())
+/// let program = try Program.load(path: "cnn.pte")      // delegates with id "KilnXNNPACK"
+/// ```
+public final class XNNPACKRuntime: BackendRuntime, @unchecked Sendable {
+    /// The delegate id in `.pte` files (the descriptor's `id`).
+    public static let id = "KilnXNNPACK"
+
+    public var id: String { Self.id }
+
+    public init() {}
+
+    /// True when `xnn_initialize` succeeds on this CPU (done once per process).
+    public var isAvailable: Bool { XNNPACKLibrary.initialize() == nil }
+
+    public func initialize(payload: UnsafeRawBufferPointer, compileSpecs: [PTE.CompileSpec],
+                           context: BackendInitContext) throws -> BackendHandle {
+        let start = Self.now()
+        let decoded = try XNNPayload.decode(payload)
+        let delegate = try XNNPACKDelegate(decoded, threads: context.threadCount) { key throws(XNNPACKError) in
+            do {
+                return try context.namedData(key: key)
+            } catch {
+                throw XNNPACKError(.payload, "constant '\(key)': \(error)")
+            }
+        }
+        context.profiler.record("xnnpack_create", nanoseconds: Self.now() &- start, context: context)
+        return delegate
+    }
+
+    public func execute(_ handle: BackendHandle, arguments: BackendArguments, context: BackendExecuteContext) throws {
+        guard let delegate = handle as? XNNPACKDelegate else {
+            throw XNNPACKError(.arguments, "the handle is not an XNNPACK delegate")
+        }
+        let profiling = context.profiler.isEnabled
+        let start = profiling ? Self.now() : 0
+        try delegate.run(arguments)
+        if profiling { context.profiler.record("xnnpack", nanoseconds: Self.now() &- start, context: context) }
+    }
+
+    public func destroy(_ handle: BackendHandle) {}
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
+
+/// `xnn_initialize`, called once per process; its failure, if any, as text.
+enum XNNPACKLibrary {
+    private static let status: String? = {
+        let s = xnn_initialize(nil)
+        return s == xnn_status_success ? nil : "xnn_initialize failed: \(describe(s))"
+    }()
+
+    static func initialize() -> String? { status }
+}
