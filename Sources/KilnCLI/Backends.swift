@@ -21,6 +21,7 @@ enum KilnBackends {
         catalog.register(XNNPACKCompiler()) { xnnpack.isAvailable ? nil : "xnn_initialize fails on this CPU" }
         BackendRegistry.shared.register(xnnpack)
         catalog.register(NPUCompiler())
+        NPUCompiler.registerSchemes()
         BackendRegistry.shared.register(NPURuntime())
         catalog.register(GPUCompiler(), unavailableReason: { GPURuntime.unavailableReason })
         BackendRegistry.shared.register(GPURuntime())

@@ -38,6 +38,7 @@ struct QuantizeOptions: ParsableArguments {
             }
             return
         }
+        try? KilnBackends.registerAll()  // backends add presets (npu: 8a8w, 16a8w)
         let scheme: QuantizationScheme
         do { scheme = try QuantizationSchemes.parse(quantize) } catch { throw ValidationError(error.message) }
         if scheme.needsCalibration && calibration == nil {

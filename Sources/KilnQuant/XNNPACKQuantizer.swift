@@ -23,14 +23,19 @@ public struct XNNPACKQuantizer: Quantizer {
     public var filter: NodeFilter
     /// The activation spec of the static form (its observer is the calibration's choice).
     public var activation: QuantizationSpec
+    /// Whether relu/hardtanh/clamp after a conv, linear or add joins its pattern (one output
+    /// quantizer after the activation, as XNNPACK fuses it); when false each activation is its
+    /// own `dq → relu → q` sharing its input's qparams (for backends that requantize every op).
+    public var fusesActivations: Bool
 
     public var name: String { dynamic ? "xnnpack-int8-dynamic" : "xnnpack-int8" }
 
     public init(dynamic: Bool = false, filter: NodeFilter = NodeFilter(),
-                activation: QuantizationSpec = .int8Activation()) {
+                activation: QuantizationSpec = .int8Activation(), fusesActivations: Bool = true) {
         self.dynamic = dynamic
         self.filter = filter
         self.activation = activation
+        self.fusesActivations = fusesActivations
     }
 
     static let batchNorms: Set<String> = ["batch_norm", "_native_batch_norm_legit_no_training"]
@@ -42,6 +47,8 @@ public struct XNNPACKQuantizer: Quantizer {
 
     public func annotate(_ a: inout QuantizationAnnotation) throws(QuantError) {
         let graph = a.graph
+        let fused: Set<String> = fusesActivations ? Self.activations : []
+        let sharing = fusesActivations ? Self.sharing : Self.sharing.union(Self.activations)
         for (i, node) in graph.nodes.enumerated() where !a.isClaimed(i) && filter.admits(node, in: graph) {
             let op = node.op.name
             let ops = node.operands
@@ -49,26 +56,26 @@ public struct XNNPACKQuantizer: Quantizer {
             guard floatInput else { continue }
             switch op {
             case "linear" where isConstant(ops, 1, graph):
-                let pattern = dynamic ? [i] : a.chain(from: i, [Self.activations])
+                let pattern = dynamic ? [i] : a.chain(from: i, [fused])
                 a.claim(pattern, NodeQuantization(
                     quantizer: name, pattern: patternName(pattern, graph),
                     inputs: [0: dynamic ? .int8DynamicActivation : activation, 1: .int8Weight()],
                     output: dynamic ? nil : .spec(activation)))
             case "convolution" where !dynamic && isConstant(ops, 1, graph) && !isTransposed(node):
-                let pattern = a.chain(from: i, [Self.batchNorms, Self.activations])
+                let pattern = a.chain(from: i, [Self.batchNorms, fused])
                 a.claim(pattern, NodeQuantization(quantizer: name, pattern: patternName(pattern, graph),
                                                   inputs: [0: activation, 1: .int8Weight()], output: .spec(activation)))
             case "add.Tensor", "mul.Tensor":
                 // Not in dynamic mode; not with a constant holding ±inf or NaN (an attention
                 // mask): integers cannot hold it, and a clamped mask lets softmax see masked keys.
                 guard !dynamic, !ops.contains(where: { hasNonFinite(graph[$0].constantData) }) else { continue }
-                let pattern = a.chain(from: i, [["relu"]])
+                let pattern = a.chain(from: i, [fused.intersection(["relu"])])
                 var inputs: [Int: QuantizationSpec] = [:]
                 // Constant operands (masks, tables) stay float.
                 for (k, id) in ops.enumerated() where graph[id].constantData == nil { inputs[k] = activation }
                 a.claim(pattern, NodeQuantization(quantizer: name, pattern: patternName(pattern, graph),
                                                   inputs: inputs, output: .spec(activation)))
-            case _ where !dynamic && Self.sharing.contains(op):
+            case _ where !dynamic && sharing.contains(op):
                 // Shares its input's qparams, when that input is itself quantized.
                 guard ops.allSatisfy({ a.hasQuantizedOutput($0) }) else { continue }
                 a.claim([i], NodeQuantization(quantizer: name, pattern: op, output: .shared(input: 0)))

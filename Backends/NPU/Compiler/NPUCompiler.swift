@@ -1,6 +1,7 @@
 import KilnBackendDescriptors
 import KilnIR
 import KilnPartition
+import KilnQuant
 import NPURuntime
 
 /// The NPU backend's compiler: lowers a quantized partition (`dequantize → op → quantize`
@@ -30,6 +31,32 @@ public struct NPUCompiler: BackendCompiler {
     /// - Throws: ``NPUCompileError`` naming the node and why it cannot be lowered.
     public func preprocess(_ partition: Partition, compileSpecs: [LoweredDelegate.CompileSpec]) throws -> DelegatePayload {
         DelegatePayload(bytes: try program(for: partition.graph).encoded())
+    }
+
+    /// The NPU's presets: `int8` and `8a8w` (int8 per-tensor affine activations, int8 symmetric
+    /// per-channel weights) and `16a8w` (int16 activations); `16a4w` is not built yet (the
+    /// compiler lowers 4-bit per-channel weights, but no quantizer emits them).
+    public func quantizer(for scheme: String) -> (any Quantizer)? {
+        switch scheme {
+        // Every op requantizes on the NPU, so activations are patterns of their own.
+        case "int8", "8a8w": return XNNPACKQuantizer(activation: .int8Activation(), fusesActivations: false)
+        case "16a8w":
+            return XNNPACKQuantizer(activation: QuantizationSpec(dtype: .int16, symmetric: false, granularity: .perTensor),
+                                    fusesActivations: false)
+        default: return nil
+        }
+    }
+
+    /// Adds `8a8w` and `16a8w` to the quantization schemes `--quantize` accepts (`int8` is built in).
+    public static func registerSchemes() {
+        for (name, summary) in [("8a8w", "NPU: int8 activations per tensor, int8 per-channel weights"),
+                                ("16a8w", "NPU: int16 activations per tensor, int8 per-channel weights")] {
+            QuantizationSchemes.register(name, summary: summary) { argument throws(QuantError) in
+                guard argument == nil else { throw QuantError(.unknownScheme, "\(name) takes no argument") }
+                return QuantizationScheme(name: name, summary: summary,
+                                          quantizers: [NPUCompiler().quantizer(for: name)!], needsCalibration: true)
+            }
+        }
     }
 
     /// The NPU program for a partition's graph.
