@@ -1,3 +1,5 @@
+import KilnPartition
+
 /// A JSON value whose objects keep their keys in the order given, so output is stable.
 enum JSON {
     case object([(String, JSON)])
@@ -35,24 +37,7 @@ enum JSON {
             }
             out += "]"
         case .string(let s):
-            out += "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            out += "\""
+            out += JSONValue.quoted(s)
         case .int(let v): out += String(v)
         case .number(let v, let digits):
             out += v.isFinite ? FixedPoint.format(v, digits: digits, trimmingZeros: true) : "null"

@@ -1,5 +1,6 @@
 import KilnIR
 import KilnQuant
+import Synchronization
 
 /// A backend's ahead-of-time half: its descriptor, and `preprocess`, which turns one partition
 /// into the payload its runtime executes. The partitioner never names a backend; it reads
@@ -91,8 +92,7 @@ public final class BackendCatalog: @unchecked Sendable {
     /// The catalog `kiln` uses.
     public static let shared = BackendCatalog()
 
-    private var entries: [Entry] = []
-    private let lock = PosixMutex()
+    private let entries = Mutex<[Entry]>([])
 
     public init() {}
 
@@ -109,18 +109,18 @@ public final class BackendCatalog: @unchecked Sendable {
     }
 
     private func add(_ entry: Entry) {
-        lock.withLock {
-            entries.removeAll { $0.descriptor.name == entry.descriptor.name }
-            entries.append(entry)
+        entries.withLock { list in
+            list.removeAll { $0.descriptor.name == entry.descriptor.name }
+            list.append(entry)
         }
     }
 
     /// Every backend, in registration order.
-    public var all: [Entry] { lock.withLock { entries } }
+    public var all: [Entry] { entries.withLock { $0 } }
 
     /// The backend named `name` (its descriptor's `name`, or its id), or nil.
     public func backend(named name: String) -> Entry? {
-        lock.withLock { entries.first { $0.descriptor.name == name || $0.descriptor.id == name } }
+        entries.withLock { list in list.first { $0.descriptor.name == name || $0.descriptor.id == name } }
     }
 
     /// The entries for a `--backends` list, in order.
@@ -137,27 +137,3 @@ public final class BackendCatalog: @unchecked Sendable {
         return result
     }
 }
-
-/// A small mutex without Foundation.
-final class PosixMutex: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
