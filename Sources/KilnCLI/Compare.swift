@@ -8,6 +8,7 @@ import KilnEmit
 import KilnIR
 import KilnPartition
 import KilnPasses
+import KilnQuant
 import KilnRuntime
 import KilnTensor
 
@@ -54,20 +55,17 @@ struct Compare: ParsableCommand {
         var sqnr = Double.infinity
 
         init(_ got: Tensor, _ want: Tensor) {
-            let a = Compare.doubles(got), b = Compare.doubles(want)
-            guard a.count == b.count else {
+            guard got.elementCount == want.elementCount else {
                 maxAbs = .nan; maxRel = .nan; sqnr = -.infinity
                 return
             }
-            var signal = 0.0, noise = 0.0
-            for (x, y) in zip(a, b) {
-                let d = abs(x - y)
-                maxAbs = max(maxAbs, d)
-                if y != 0 { maxRel = max(maxRel, d / abs(y)) }
-                signal += y * y
-                noise += d * d
+            var accumulator = SQNRAccumulator()
+            accumulator.add(reference: want, actual: got)
+            maxAbs = accumulator.maxAbsError
+            sqnr = accumulator.sqnr
+            for (x, y) in zip(got.floatValues(), want.floatValues()) where y != 0 && y.isFinite {
+                maxRel = max(maxRel, Double(abs(x - y)) / Double(abs(y)))
             }
-            sqnr = noise == 0 ? .infinity : 10 * log10(signal / noise)
         }
 
         var text: String {
@@ -87,20 +85,6 @@ struct Compare: ParsableCommand {
             while m >= 10 { m /= 10; e += 1 }
             while m < 1 { m *= 10; e -= 1 }
             return CompileReport.fixed(m, 2) + "e" + (e < 0 ? "-" : "+") + String(abs(e))
-        }
-    }
-
-    static func doubles(_ t: Tensor) -> [Double] {
-        switch t.dtype {
-        case .float32: return t.scalars(as: Float.self).map(Double.init)
-        case .float16: return t.scalars(as: Float16.self).map(Double.init)
-        case .bfloat16: return t.scalars(as: BFloat16.self).map { Double(Float($0)) }
-        case .int64: return t.scalars(as: Int64.self).map(Double.init)
-        case .int32: return t.scalars(as: Int32.self).map(Double.init)
-        case .int16: return t.scalars(as: Int16.self).map(Double.init)
-        case .int8: return t.scalars(as: Int8.self).map(Double.init)
-        case .uint8: return t.scalars(as: UInt8.self).map(Double.init)
-        case .bool: return t.scalars(as: Bool.self).map { $0 ? 1 : 0 }
         }
     }
 
@@ -175,7 +159,7 @@ struct Compare: ParsableCommand {
 
     /// Writes `bytes` to a temporary `.pte` and loads it (the file is removed once mapped).
     private func load(_ bytes: [UInt8], tag: String) throws -> Program {
-        let folder = String(cString: getenv("TMPDIR") ?? strdup("/tmp"))
+        let folder = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         let path = "\(folder)/kiln-compare-\(getpid())-\(tag).pte"
         try FileIO.writeAtomically(bytes, to: path)
         defer { unlink(path) }

@@ -201,6 +201,12 @@ private struct Reader {
         guard limit.min != nil || limit.max != nil || limit.values != nil else {
             throw fail(path, "limits nothing: give \"min\", \"max\" or \"values\"")
         }
+        if let lo = limit.min, let hi = limit.max, lo > hi {
+            throw fail(path, "min \(lo) is greater than max \(hi): nothing would be accepted")
+        }
+        if let values = limit.values, values.isEmpty {
+            throw fail(path + ".values", "is empty: nothing would be accepted")
+        }
         return limit
     }
 

@@ -53,7 +53,7 @@ extension DelegationPlan {
             out += "\nOn portable, and why:\n"
             for f in fallbacks {
                 out += "  \(describe(f.node))\n"
-                for (backend, reason) in f.reasons { out += "      \(backend): \(reason)\n" }
+                for r in f.reasons { out += "      \(r.backend): \(r.reason)\n" }
             }
         }
         return out

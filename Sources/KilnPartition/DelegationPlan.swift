@@ -6,7 +6,7 @@ import KilnIR
 /// ```swift
 /// let plan = try Partitioner(backends: [xnnpack, npu]).plan(graph)
 /// print(plan.table())
-/// plan.nodes.filter { $0.placement == nil }.map(\.reasons)   // why each fallback stayed
+/// plan.fallbacks.map(\.reasons)     // why each node on portable stayed there, per backend
 /// ```
 public struct DelegationPlan: Sendable {
     /// One delegated subgraph.
@@ -25,6 +25,12 @@ public struct DelegationPlan: Sendable {
         public var estimatedMicroseconds: Double
     }
 
+    /// Why a backend did not take a node: the first constraint it failed, in words.
+    public struct Reason: Sendable, Equatable {
+        public var backend: String
+        public var reason: String
+    }
+
     /// Where one node runs.
     public struct Placement: Sendable, Equatable {
         /// Index into the graph's nodes.
@@ -33,14 +39,8 @@ public struct DelegationPlan: Sendable {
         public var backend: String?
         /// The partition it belongs to.
         public var partition: Int?
-        /// Per backend that did not take it, the first constraint that failed, in the order
-        /// the backends were given.
-        public var reasons: [(backend: String, reason: String)]
-
-        public static func == (a: Placement, b: Placement) -> Bool {
-            a.node == b.node && a.backend == b.backend && a.partition == b.partition
-                && a.reasons.map(\.backend) == b.reasons.map(\.backend) && a.reasons.map(\.reason) == b.reasons.map(\.reason)
-        }
+        /// Per backend that did not take it, in the order the backends claimed.
+        public var reasons: [Reason]
     }
 
     /// The graph the plan is for (nodes are referred to by index into it).

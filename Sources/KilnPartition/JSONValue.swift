@@ -289,7 +289,11 @@ public enum JSONValue: Equatable, Sendable {
             let start = at
             while at < bytes.count, "+-0123456789.eE".utf8.contains(bytes[at]) { at += 1 }
             let text = String(decoding: bytes[start..<at], as: UTF8.self)
-            guard !text.isEmpty, let n = Double(text), n.isFinite else {
+            // JSON's grammar is narrower than Double's: no '+', no leading zeros, digits around '.'.
+            let digits = text.drop { $0 == "-" }
+            let wellFormed = !text.hasPrefix("+") && !(digits.hasPrefix("0") && digits.dropFirst().first?.isNumber == true)
+                && !text.contains(".e") && !text.contains(".E") && !text.hasSuffix(".") && !digits.hasPrefix(".")
+            guard !text.isEmpty, wellFormed, let n = Double(text), n.isFinite else {
                 at = start
                 throw error(text.isEmpty ? "expected a value" : "bad number '\(text)'")
             }

@@ -16,13 +16,9 @@ public enum Lowering {
     /// their names, debug handles, locations and annotations) and its outputs.
     /// - Throws: ``PartitionError`` `.graph` when the nodes do not type-check on their own.
     public static func subgraph(of partition: DelegationPlan.Partition, in graph: Graph) throws(PartitionError) -> Graph {
-        let members = Set(partition.nodes)
         let inputSet = Set(partition.inputs)
         var b = GraphBuilder(name: "\(graph.name)_\(partition.backend)_\(partition.id)")
         var map: [ValueID: ValueID] = [:]
-        func fail(_ e: IRError) -> PartitionError {
-            PartitionError(.graph, "cannot build the subgraph of partition \(partition.id) (\(partition.backend)): \(e)")
-        }
         do {
             for s in graph.symbols { b.symbol(s.name, range: s.range) }
             for id in partition.inputs { map[id] = try b.input(graph[id].name, graph.type(of: id)) }
@@ -51,14 +47,11 @@ public enum Lowering {
                 for (old, new) in zip(node.results, results) { map[old] = new }
             }
             b.output(partition.outputs.compactMap { map[$0] })
-            _ = members
             return try b.finish()
-        } catch let e as IRError {
-            throw fail(e)
         } catch let e as PartitionError {
             throw e
         } catch {
-            throw PartitionError(.graph, "\(error)")
+            throw PartitionError(.graph, "cannot build the subgraph of partition \(partition.id) (\(partition.backend)): \(error)")
         }
     }
 
@@ -135,10 +128,10 @@ public enum Lowering {
         do {
             for s in graph.symbols { b.symbol(s.name, range: s.range) }
             for id in graph.inputs { map[id] = try b.input(graph[id].name, graph.type(of: id)) }
-            let moved = Set(plan.partitions.flatMap { p in
-                graph.constants.filter { c in !p.inputs.contains(c) && p.nodes.contains { graph.nodes[$0].operands.contains(c) } }
-            })
-            for id in graph.constants where !moved.contains(id) || isUsedOutsidePartitions(id, graph, partitionOf) {
+            // A constant stays in the graph when a portable node reads it or a delegate takes it
+            // as an input; the others moved into the partition that uses them.
+            let delegateInputs = Set(plan.partitions.flatMap(\.inputs))
+            for id in graph.constants where delegateInputs.contains(id) || isUsedOutsidePartitions(id, graph, partitionOf) {
                 if let data = graph[id].constantData { map[id] = try b.constant(graph[id].name, data) }
             }
             var nextHandle = graph.nextDebugHandle

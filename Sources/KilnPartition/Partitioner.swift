@@ -131,14 +131,14 @@ public struct Partitioner: Sendable {
         var placements: [DelegationPlan.Placement] = []
         for i in graph.nodes.indices {
             let u = unitOf[i]
-            var reasons: [(backend: String, reason: String)] = []
+            var reasons: [DelegationPlan.Reason] = []
             for b in order {
                 if let r = rejections[u][b] {
-                    reasons.append((backends[b].name, r))
+                    reasons.append(.init(backend: backends[b].name, reason: r))
                 } else if let r = lateReasons[u]?[b], group[u] == nil {
-                    reasons.append((backends[b].name, r))
+                    reasons.append(.init(backend: backends[b].name, reason: r))
                 } else if group[u] == nil, isAuto, let p = preferred[u], p != b {
-                    reasons.append((backends[b].name, "\(backends[p].name) is estimated faster"))
+                    reasons.append(.init(backend: backends[b].name, reason: "\(backends[p].name) is estimated faster"))
                 }
             }
             let key = group[u]

@@ -39,6 +39,9 @@ struct DescriptorTests {
 
     @Test(arguments: [
         ("{", "not valid JSON at 1:2"),
+        (#"{"id": "T", "n": +1}"#, "not valid JSON at 1:18: bad number '+1'"),
+        (#"{"id": "T", "n": 01}"#, "bad number '01'"),
+        (#"{"id": "T", "n": 1.}"#, "bad number '1.'"),
         (#"{"id": 3}"#, "id: expected a non-empty string, found a number"),
         (descriptor(ops: "[]").replacingFirst("\"cpu\"", with: "\"tpu\""), "kind: unknown kind 'tpu'"),
         (descriptor(ops: "[]").replacingFirst("\"t\"", with: "\"T x\""), "name: 'T x' must be lower-case"),
@@ -52,6 +55,10 @@ struct DescriptorTests {
          "'stride' is not an integer or boolean parameter of relu"),
         (descriptor(ops: #"[{"op": "convolution", "dtypes": ["float32"], "attributes": [{"name": "stride"}]}]"#),
          "ops[0] (convolution).attributes[0]: limits nothing"),
+        (descriptor(ops: #"[{"op": "convolution", "dtypes": ["float32"], "attributes": [{"name": "stride", "min": 3, "max": 2}]}]"#),
+         "attributes[0]: min 3 is greater than max 2"),
+        (descriptor(ops: #"[{"op": "convolution", "dtypes": ["float32"], "attributes": [{"name": "groups", "values": []}]}]"#),
+         "attributes[0].values: is empty"),
         (descriptor(ops: #"[{"op": "relu", "dtypes": ["float32"], "constant_operands": ["weight"]}]"#),
          "'weight' is not a tensor parameter of relu"),
         (descriptor(ops: "[]", extra: #", "limits": {"min_rank": 3, "max_rank": 2}"#), "limits: min_rank 3 is greater than max_rank 2"),
