@@ -41,6 +41,17 @@ struct EndToEndTests {
         return try Tensor(values, shape: shape)
     }
 
+    /// Compiles a lowered graph to a `.pte` and loads its method with the NPU runtime registered.
+    static func load(_ lowered: Graph, tag: String) throws -> Method {
+        let compiled = try KilnCompiler.compile(lowered)
+        let path = "/tmp/kiln-npu-e2e-\(tag)-\(getpid()).pte"
+        try FileIO.writeAtomically(compiled.bytes, to: path)
+        defer { unlink(path) }
+        let registry = BackendRegistry()
+        registry.register(NPURuntime())
+        return try Program.load(path: path, backends: registry).method()
+    }
+
     func run(_ name: ExampleModels.Name, activation: DType, linearWeightBits: Int = 8) throws -> Result {
         let example = try ExampleModels.build(name)
         let catalog = BackendCatalog()
@@ -52,13 +63,7 @@ struct EndToEndTests {
         let quantized = try HandQuantizer.quantize(canonical, calibration: calibration, activation: activation,
                                                    linearWeightBits: linearWeightBits)
         let (lowered, plan) = try pipeline.run(quantized)
-        let compiled = try KilnCompiler.compile(lowered)
-        let path = "/tmp/kiln-npu-e2e-\(name)-\(getpid()).pte"
-        try FileIO.writeAtomically(compiled.bytes, to: path)
-        defer { unlink(path) }
-        let registry = BackendRegistry()
-        registry.register(NPURuntime())
-        let method = try Program.load(path: path, backends: registry).method()
+        let method = try Self.load(lowered, tag: "\(name)")
         let input = try Self.normal(shape, seed: 77)
         let got = try method([input])[0].scalars(as: Float.self)
         let reference = try GraphEvaluator(example.graph).run([input]).outputs[0].scalars(as: Float.self)

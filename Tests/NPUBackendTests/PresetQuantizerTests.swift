@@ -26,14 +26,9 @@ struct PresetQuantizerTests {
         catalog.register(compiler)
         let (lowered, plan) = try DelegationPipeline(backends: try catalog.resolve(["npu"])).run(quantized)
         #expect(plan.partitions.count == 1 && plan.fallbacks.isEmpty, "\(plan.table())")
-        let compiled = try KilnCompiler.compile(lowered)
-        let path = "/tmp/kiln-npu-preset-\(scheme)-\(getpid()).pte"
-        try FileIO.writeAtomically(compiled.bytes, to: path)
-        defer { unlink(path) }
-        let registry = BackendRegistry()
-        registry.register(NPURuntime())
+        let method = try EndToEndTests.load(lowered, tag: "preset-\(scheme)")
         let input = try EndToEndTests.normal(example.input.shape, seed: 99)
-        let got = try Program.load(path: path, backends: registry).method()([input])[0].scalars(as: Float.self)
+        let got = try method([input])[0].scalars(as: Float.self)
         let reference = try GraphEvaluator(example.graph).run([input]).outputs[0].scalars(as: Float.self)
         return EndToEndTests.sqnr(reference, got)
     }
