@@ -6,7 +6,8 @@ import XNNPACKSchema
 extension XNNLowering {
     /// linear(x, w[out, in], b?), addmm(b, x, w[in, out]), mm(x, w[in, out]) → fully_connected.
     /// Per-channel int8 weights (which the 2022 XNNPACK's fully-connected lacks) run as a 1x1
-    /// convolution over the rows, which takes them.
+    /// convolution over the rows, which takes them; one-row fp32 layers run split along K
+    /// (``lowerSplitK(_:out:input:w:weightName:permutation:bias:)``).
     mutating func lowerFullyConnected(_ node: Node, index: Int, _ args: OpArguments<ValueID>) throws(XNNPACKError) {
         let x: ValueID, wv: ValueID, bias: ValueID?
         switch node.op.name {
@@ -33,6 +34,10 @@ extension XNNLowering {
             return
         }
         if int8, case .perChannel = w { throw unsupported(node, "per-channel weight scales must be along the output dim") }
+        if !int8, try lowerSplitK(node, out: out, input: input, w: w, weightName: graph[wv].name, permutation: permutation,
+                                  bias: bias) {
+            return
+        }
         let filter = weightValue(w, name: graph[wv].name, permutation: permutation, int8: int8)
         let b = try biasValue(bias, channels: outChannels, weight: w, inputScale: inputScale, of: node)
         let y = try bindOutput(out, int8: int8, layoutNHWC: false, node: node)
