@@ -3,12 +3,14 @@
 and, when this kiln has --quantize, int8) and in onnxruntime on the same models, in one go.
 
     python3 scripts/bench/compare_xnnpack_onnxruntime.py [--kiln PATH] [--examples-dir DIR]
-        [--iterations N] [--warmup N] [--work DIR] [--json OUT.json]
+        [--iterations N] [--warmup N] [--rounds R] [--samples DIR] [--work DIR] [--json OUT.json]
 
 For each Example (DIR/NAME/NAME.kir, its sidecar and input.npy, as `swift run GenerateExamples`
 writes them; default Examples/) it compiles with `kiln compile` (portable; `--backends xnnpack`;
-with `--quantize int8 --calibration DIR/NAME` for the int8 rows) and times each .pte with
-`kiln bench --json --threads 1` on input.npy. onnxruntime (pip's wheel; the script installs it
+with `--quantize int8 --calibration SAMPLES/NAME/calibration` for the int8 rows, the samples
+written by scripts/quant/make_samples.py when missing) and times each .pte with
+`kiln bench --json --threads 1` on input.npy, R times interleaved (alternating the order), taking
+the median of the R medians. onnxruntime (pip's wheel; the script installs it
 into a virtual environment under --work when it is missing) runs the committed ONNX export of the
 same model and weights (Tests/KilnCaptureTests/Fixtures/onnx_examples/NAME.opset17.onnx, whose
 weights are external data in NAME.kir.bin) with one intra-op and one inter-op thread, all graph
@@ -99,6 +101,12 @@ def main():
     p.add_argument("--examples-dir", default=os.path.join(ROOT, "Examples"))
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="time every Kiln program this many times, interleaved, and report the median of the rounds' "
+                        "medians (portable and xnnpack then see the same machine state)")
+    p.add_argument("--samples", default=os.path.join(ROOT, "out", "samples"),
+                   help="calibration samples, DIR/NAME/calibration (scripts/quant/make_samples.py writes them there "
+                        "when missing)")
     p.add_argument("--work", default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args()
@@ -108,8 +116,11 @@ def main():
     os.makedirs(work, exist_ok=True)
     python = import_onnxruntime(work) or sys.executable
     has_quantize = "--quantize" in run([args.kiln, "compile", "--help"])
+    if has_quantize and not all(os.path.isdir(os.path.join(args.samples, n, "calibration")) for n in NAMES):
+        run([python, os.path.join(ROOT, "scripts", "quant", "make_samples.py"), args.samples])
 
     rows = []
+    programs = []  # (row, key, pte, input)
     for name in NAMES:
         folder = os.path.join(args.examples_dir, name)
         kir, x = os.path.join(folder, f"{name}.kir"), os.path.join(folder, "input.npy")
@@ -119,18 +130,18 @@ def main():
         variants = [("portable_fp32", []), ("xnnpack_fp32", ["--backends", "xnnpack"])]
         int8_kir = os.path.join(folder, f"{name}_int8.kir")
         if has_quantize:
-            q = ["--quantize", "int8", "--calibration", folder]
+            q = ["--quantize", "int8", "--calibration", os.path.join(args.samples, name, "calibration")]
             variants += [("portable_int8", q), ("xnnpack_int8", ["--backends", "xnnpack"] + q)]
         elif os.path.exists(int8_kir):
             variants += [("portable_int8", []), ("xnnpack_int8", ["--backends", "xnnpack"])]
         for key, flags in variants:
             pte = os.path.join(work, f"{name}.{key}.pte")
             source = int8_kir if key.endswith("int8") and not has_quantize else kir
+            row[key] = None
             try:
                 run([args.kiln, "compile", source, "-o", pte] + flags)
-                row[key] = kiln_median(args.kiln, pte, x, args.warmup, args.iterations)
+                programs.append((row, key, pte, x))
             except RuntimeError as e:
-                row[key] = None
                 row[key + "_error"] = str(e)
         # onnxruntime reads the export's weights from NAME.kir.bin next to the .onnx file.
         onnx_src = os.path.join(ONNX_DIR, f"{name}.opset17.onnx")
@@ -142,13 +153,27 @@ def main():
         row["onnxruntime_version"] = ort["version"]
         rows.append(row)
 
+    medians = {}
+    for r in range(args.rounds):
+        # Alternate the order so neither variant always runs first.
+        for row, key, pte, x in (programs if r % 2 == 0 else reversed(programs)):
+            try:
+                medians.setdefault(pte, []).append(kiln_median(args.kiln, pte, x, args.warmup, args.iterations))
+            except RuntimeError as e:
+                row[key + "_error"] = str(e)
+    for row, key, pte, _ in programs:
+        if pte in medians and key + "_error" not in row:
+            row[key] = statistics.median(medians[pte])
+            row[key + "_rounds"] = medians[pte]
+
     def ms(v):
         return f"{v:8.3f}" if v is not None else "     n/a"
 
     def ratio(a, b):
         return f"{a / b:6.2f}x" if a is not None and b else "    n/a"
 
-    print(f"median latency, 1 thread, ms ({args.iterations} runs after {args.warmup} warm-up; "
+    print(f"median latency, 1 thread, ms (Kiln: median of {args.rounds} interleaved rounds of {args.iterations} runs "
+          f"after {args.warmup} warm-up; "
           f"onnxruntime {rows[0]['onnxruntime_version']})")
     print(f"{'model':<14}{'portable':>9}{'xnnpack':>9}{'port.int8':>10}{'xnn.int8':>9}{'ort':>9}"
           f"{'port/ort':>9}{'xnn/ort':>9}{'xnn.i8/ort':>11}")
