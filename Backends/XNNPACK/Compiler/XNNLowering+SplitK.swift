@@ -38,6 +38,9 @@ extension XNNLowering {
         let groups = Self.splitKGroups(rows: inDims.dropLast().reduce(1, *), k: k)
         guard groups > 1 else { return false }
         let n = w.shape[permutation[0]]
+        guard w.shape[permutation[1]] == k else {
+            throw unsupported(node, "weight has \(w.shape[permutation[1]]) input channels, the input \(k)")
+        }
         let slice = k / groups
         let scale = Float(groups)
         // [N, K] row-major, then [G·N, 1, 1, K/G]: row g·N + o is G × W[o, g·slice ..< (g+1)·slice].
