@@ -391,19 +391,58 @@ private func quantizeRuns<In: TensorElement, Out: FixedWidthInteger & TensorElem
         // 1. This run's reciprocal scale and zero point.
         let inv = p.inverseScale(k % p.count)
         let zp = p.zeroPoint(k % p.count)
-        let start = k * p.run
-        // 2. Every element in f32: x * inv, then ties-to-even rounding before or after adding zp.
+        var start = k * p.run
+        // 2. Every element in f32: x * inv, then ties-to-even rounding before or after adding zp;
+        //    f32 → 8-bit takes a loop the compiler vectorizes (the same arithmetic), the rest this one.
+        start += quantizeLanes(x, q, from: start, count: p.run, inv: inv, zp: zp, range, zeroPointFirst)
+        let end = k * p.run + p.run
         if zeroPointFirst {
-            for j in start..<(start + p.run) {
+            for j in start..<end {
                 let v = (x[j].floatValue * inv + zp).rounded(.toNearestOrEven)
                 q[j] = Out(truncatingIfNeeded: range.clamp(v))
             }
         } else {
-            for j in start..<(start + p.run) {
+            for j in start..<end {
                 let v = (x[j].floatValue * inv).rounded(.toNearestOrEven) + zp
                 q[j] = Out(truncatingIfNeeded: range.clamp(v))
             }
         }
+    }
+}
+
+/// Quantizes `count` elements from `start` when the input is f32 and the output int8 or uint8,
+/// in a loop the compiler vectorizes, and returns how many it did (0 otherwise). Element for
+/// element the arithmetic of ``quantizeRuns(_:_:_:_:_:)``: the same f32 product, sum and
+/// ties-to-even rounding; NaN becomes 0; after the clamp the value is an integer in the 8-bit
+/// range, read off the low bits of `value + 1.5 · 2²³` (exact for |value| < 2²²) instead of a
+/// trapping conversion.
+@inline(__always)
+private func quantizeLanes<In: TensorElement, Out: FixedWidthInteger & TensorElement>(
+    _ x: UnsafeBufferPointer<In>, _ q: UnsafeMutableBufferPointer<Out>, from start: Int, count: Int,
+    inv: Float, zp: Float, _ range: QuantRange, _ zeroPointFirst: Bool
+) -> Int {
+    guard In.self == Float.self, Out.self == Int8.self || Out.self == UInt8.self, let xBase = x.baseAddress,
+          let qBase = q.baseAddress else { return 0 }
+    let source = UnsafeRawPointer(xBase + start).assumingMemoryBound(to: Float.self)
+    let target = UnsafeMutableRawPointer(qBase + start).assumingMemoryBound(to: UInt8.self)
+    if zeroPointFirst {
+        quantizeBytes(source, target, count, range.lower, range.upper) { ($0 * inv + zp).rounded(.toNearestOrEven) }
+    } else {
+        quantizeBytes(source, target, count, range.lower, range.upper) { ($0 * inv).rounded(.toNearestOrEven) + zp }
+    }
+    return count
+}
+
+/// `target[j] = low byte of clamp(nan→0(value(source[j])), lower, upper)`.
+@inline(__always)
+private func quantizeBytes(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<UInt8>, _ count: Int,
+                           _ lower: Float, _ upper: Float, _ value: (Float) -> Float) {
+    let magic: Float = 12_582_912  // 1.5 · 2²³: adding it puts an integer of magnitude < 2²² in the low bits
+    for j in 0..<count {
+        var r = value(source[j])
+        r = r != r ? 0 : r
+        r = r < lower ? lower : (r > upper ? upper : r)
+        target[j] = UInt8(truncatingIfNeeded: (r + magic).bitPattern)
     }
 }
 
