@@ -243,6 +243,14 @@ public struct GraphRewriter {
                 throw error(.rewrite, "\(op) needs argument '\(p.name)' (\(schema.signature))")
             }
         }
+        return try emit(schema, arguments: bound, names: names)
+    }
+
+    /// Adds a node of `schema` with one argument per parameter, in order (new-graph values), as
+    /// ``emit(_:_:names:)`` does: for a node rebuilt from another's arguments.
+    @discardableResult
+    public mutating func emit(_ schema: OpSchema, arguments bound: [Argument<ValueID>],
+                              names: [String]? = nil) throws(PassError) -> [ValueID] {
         var resultNames = names ?? []
         // A `Tensor[]` op's type rule says how many results it has (when it rejects the
         // arguments, appending below reports why).

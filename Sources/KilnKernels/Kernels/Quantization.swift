@@ -478,6 +478,7 @@ private func dequantizeRuns<In: FixedWidthInteger & TensorElement, Out: RoundedF
     _ q: UnsafeBufferPointer<In>, _ out: UnsafeMutableBufferPointer<Out>, _ p: QParams, _ perTensor: Bool
 ) {
     let dtype = p.arithmetic
+    if !perTensor, p.run == 1, dequantizeLastAxis(q, out, p) { return }
     for k in 0..<(q.count / p.run) {
         // 1. This run's scale and zero point.
         let s = p.scale(k % p.count)
@@ -485,12 +486,17 @@ private func dequantizeRuns<In: FixedWidthInteger & TensorElement, Out: RoundedF
         if perTensor {
             // 2a. Per-tensor: `(q.to(out) - zp) * scale`, each step rounded to the output dtype.
             let zp = p.zeroPoint(k % p.count)
+            if dequantizeLanes(q, out, from: start, count: p.run, zeroPoint: zp, scale: s) { continue }
             for j in start..<(start + p.run) {
                 let v = Out.rounding(Float(q[j])).floatValue
                 out[j] = Out.rounding(Out.rounding(v - zp).floatValue * s)
             }
         } else if let zp = p.integerZeroPoint(k % p.count) {
             // 2b. Integer zero points: exact `q - zp`, times scales in their dtype, then `.to(out)`.
+            if dtype == .float32, zp.magnitude < 1 << 24,
+               dequantizeLanes(q, out, from: start, count: p.run, zeroPoint: Float(zp), scale: s) {
+                continue
+            }
             for j in start..<(start + p.run) {
                 let d = rounded(Float(Int64(q[j]) - zp), to: dtype)
                 out[j] = Out.rounding(rounded(d * s, to: dtype))
@@ -503,6 +509,73 @@ private func dequantizeRuns<In: FixedWidthInteger & TensorElement, Out: RoundedF
             }
         }
     }
+}
+
+/// `out[j] = (Float(q[j]) - zeroPoint) * scale` for `count` elements from `start` when the input
+/// is int8 or uint8 and the output f32, in a loop the compiler vectorizes; false (nothing written)
+/// otherwise. The same f32 arithmetic as the element loops when the zero point is an integer of
+/// magnitude below 2²⁴ (the difference is then exact) or the per-tensor form (which subtracts in f32).
+@inline(__always)
+private func dequantizeLanes<In: FixedWidthInteger & TensorElement, Out: RoundedFloat>(
+    _ q: UnsafeBufferPointer<In>, _ out: UnsafeMutableBufferPointer<Out>, from start: Int, count: Int,
+    zeroPoint: Float, scale: Float
+) -> Bool {
+    guard Out.self == Float.self, let qBase = q.baseAddress, let outBase = out.baseAddress else { return false }
+    let target = UnsafeMutableRawPointer(outBase + start).assumingMemoryBound(to: Float.self)
+    if In.self == Int8.self {
+        let source = UnsafeRawPointer(qBase + start).assumingMemoryBound(to: Int8.self)
+        for j in 0..<count { target[j] = (Float(source[j]) - zeroPoint) * scale }
+    } else if In.self == UInt8.self {
+        let source = UnsafeRawPointer(qBase + start).assumingMemoryBound(to: UInt8.self)
+        for j in 0..<count { target[j] = (Float(source[j]) - zeroPoint) * scale }
+    } else {
+        return false
+    }
+    return true
+}
+
+/// Per-channel qparams along the last dim (runs of one element: element i uses channel
+/// i % count), int8 or uint8 in, f32 out, f32 scales, integer zero points of magnitude below 2²⁴
+/// or none: row by row with the scales read in place, in a loop the compiler vectorizes, with the
+/// arithmetic of case 2b in ``dequantizeRuns(_:_:_:_:)``. False (nothing written) otherwise.
+private func dequantizeLastAxis<In: FixedWidthInteger & TensorElement, Out: RoundedFloat>(
+    _ q: UnsafeBufferPointer<In>, _ out: UnsafeMutableBufferPointer<Out>, _ p: QParams
+) -> Bool {
+    guard Out.self == Float.self, In.self == Int8.self || In.self == UInt8.self, p.arithmetic == .float32,
+          case .tensor(let scales) = p.scales, scales.dtype == .float32, scales.elementCount == p.count,
+          q.count % p.count == 0, let qBase = q.baseAddress, let outBase = out.baseAddress else { return false }
+    var zeroPoints: UnsafeBufferPointer<Int64>?
+    switch p.zeroPoints {
+    case .absent: zeroPoints = nil
+    case .tensor(let t) where t.dtype == .int64 && t.elementCount == p.count:
+        zeroPoints = t.unsafeBuffer(of: Int64.self)
+        guard zeroPoints!.allSatisfy({ $0.magnitude < 1 << 24 }) else { return false }
+    default: return false
+    }
+    let s = scales.unsafeBuffer(of: Float.self)
+    let target = UnsafeMutableRawPointer(outBase).assumingMemoryBound(to: Float.self)
+    let count = p.count
+    for row in 0..<(q.count / count) {
+        // Pointers rebased per row, so the loops index with `c` alone (no overflow checks to vectorize around).
+        let base = row * count
+        let dst = target + base
+        if In.self == Int8.self {
+            let source = UnsafeRawPointer(qBase + base).assumingMemoryBound(to: Int8.self)
+            if let zeroPoints {
+                for c in 0..<count { dst[c] = (Float(source[c]) - Float(zeroPoints[c])) * s[c] }
+            } else {
+                for c in 0..<count { dst[c] = Float(source[c]) * s[c] }
+            }
+        } else {
+            let source = UnsafeRawPointer(qBase + base).assumingMemoryBound(to: UInt8.self)
+            if let zeroPoints {
+                for c in 0..<count { dst[c] = (Float(source[c]) - Float(zeroPoints[c])) * s[c] }
+            } else {
+                for c in 0..<count { dst[c] = Float(source[c]) * s[c] }
+            }
+        }
+    }
+    return true
 }
 
 // MARK: - Helpers

@@ -45,7 +45,12 @@ public struct ConstantFolding: Pass {
     }
 
     public func run(_ graph: inout Graph) throws(PassError) {
+        let uses = UseCounts(graph)
         try GraphRewriter.rewrite(&graph, pass: Self.name) { rw, node throws(PassError) in
+            if node.op.name == "permute_copy", uses[node.operands[0]] == 1,
+               let moved = try Self.permuteQuantizedConstant(&rw, node) {
+                return .replace([moved])
+            }
             guard KernelRegistry.entry(for: node.op.name) != nil, !Self.keptCompact.contains(node.op.name) else {
                 return .keep
             }
@@ -73,6 +78,60 @@ public struct ConstantFolding: Pass {
                 constants.append(try rw.constant(tensor, name: rw.sourceName(id)))
             }
             return .replace(constants)
+        }
+    }
+
+    /// `permute_copy(dequantize(q, ...))` with `q` a constant and the dequantize read only here
+    /// (a linear's weight transposed for `addmm`, once quantized) becomes
+    /// `dequantize(permuted q, ...)`, the per-channel axis following its dim: the weight stays
+    /// int8 in the file and nothing is transposed at run time. Nil when the pattern does not match.
+    static func permuteQuantizedConstant(_ rw: inout GraphRewriter, _ node: Node) throws(PassError) -> ValueID? {
+        let args = try rw.arguments(of: node)
+        guard let dq = rw.producer(of: args.tensor("self")),
+              dq.node.op.name == "quantized_decomposed.dequantize_per_tensor"
+                || dq.node.op.name == "quantized_decomposed.dequantize_per_channel",
+              let inputIndex = dq.node.op.parameterIndex("input"),
+              let q = rw.constantData(dq.arguments.tensor("input")), q.isContiguous else { return nil }
+        let rank = q.rank
+        let dims = args.intList("dims").map { $0 < 0 ? $0 + rank : $0 }
+        guard dims.count == rank, Set(dims) == Set(0..<rank) else { return nil }
+        var arguments = dq.node.arguments
+        if let axisIndex = dq.node.op.parameterIndex("axis") {
+            let axis = dq.arguments.int("axis")
+            guard let moved = dims.firstIndex(of: axis < 0 ? axis + rank : axis) else { return nil }
+            arguments[axisIndex] = .int(moved)
+        }
+        let name = rw.sourceName(node.operands[0])
+        arguments[inputIndex] = .tensor(try rw.constant(try Self.permuted(q, dims), name: rw.freshName(base: "\(name).permuted")))
+        return try rw.emit(dq.node.op, arguments: arguments, names: [rw.sourceName(node.results[0])])[0]
+    }
+
+    /// `tensor` (contiguous) with its dims reordered: result dim i is source dim `dims[i]`.
+    static func permuted(_ tensor: Tensor, _ dims: [Int]) throws(PassError) -> Tensor {
+        let shape = tensor.shape, size = tensor.dtype.byteSize
+        var strides = [Int](repeating: 1, count: shape.count)
+        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
+        let outShape = dims.map { shape[$0] }, outStrides = dims.map { strides[$0] }
+        var bytes = [UInt8](repeating: 0, count: tensor.elementCount * size)
+        tensor.withUnsafeRawBytes { source in
+            var index = [Int](repeating: 0, count: shape.count)
+            for element in 0..<tensor.elementCount {
+                var offset = 0
+                for d in index.indices { offset += index[d] * outStrides[d] }
+                for b in 0..<size { bytes[element * size + b] = source[offset * size + b] }
+                var d = index.count - 1
+                while d >= 0 {
+                    index[d] += 1
+                    if index[d] < outShape[d] { break }
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+        }
+        do {
+            return try bytes.withUnsafeBytes { try Tensor(dtype: tensor.dtype, shape: outShape, copying: $0) }
+        } catch {
+            throw PassError(.rewrite, "permuting constant: \(error)", pass: name)
         }
     }
 }
