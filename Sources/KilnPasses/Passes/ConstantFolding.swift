@@ -4,7 +4,8 @@ import KilnTensor
 
 /// Evaluates nodes whose tensor operands are all constants and replaces their results by
 /// constants holding the values, computed by the same kernels the evaluator runs. Dequantize ops
-/// are left alone (``keptCompact``).
+/// are left alone (``keptCompact``); a permute of a dequantized constant read nowhere else moves
+/// onto the quantized constant instead (``permuteQuantizedConstant(_:_:)``).
 ///
 /// Folding runs in graph order, so a chain of such nodes folds in one run. A folded result
 /// becomes a constant with the result's name. Nodes are left alone when their op has no kernel,
