@@ -102,37 +102,10 @@ public struct ConstantFolding: Pass {
             guard let moved = dims.firstIndex(of: axis < 0 ? axis + rank : axis) else { return nil }
             arguments[axisIndex] = .int(moved)
         }
+        // The permute_copy kernel on the int8 constant (kernels take their output dtype from their inputs).
+        let permuted = try GraphEvaluator.evaluate(node, in: rw.source) { _ in q }[0]
         let name = rw.sourceName(node.operands[0])
-        arguments[inputIndex] = .tensor(try rw.constant(try Self.permuted(q, dims), name: rw.freshName(base: "\(name).permuted")))
+        arguments[inputIndex] = .tensor(try rw.constant(permuted, name: rw.freshName(base: "\(name).permuted")))
         return try rw.emit(dq.node.op, arguments: arguments, names: [rw.sourceName(node.results[0])])[0]
-    }
-
-    /// `tensor` (contiguous) with its dims reordered: result dim i is source dim `dims[i]`.
-    static func permuted(_ tensor: Tensor, _ dims: [Int]) throws(PassError) -> Tensor {
-        let shape = tensor.shape, size = tensor.dtype.byteSize
-        var strides = [Int](repeating: 1, count: shape.count)
-        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-        let outShape = dims.map { shape[$0] }, outStrides = dims.map { strides[$0] }
-        var bytes = [UInt8](repeating: 0, count: tensor.elementCount * size)
-        tensor.withUnsafeRawBytes { source in
-            var index = [Int](repeating: 0, count: shape.count)
-            for element in 0..<tensor.elementCount {
-                var offset = 0
-                for d in index.indices { offset += index[d] * outStrides[d] }
-                for b in 0..<size { bytes[element * size + b] = source[offset * size + b] }
-                var d = index.count - 1
-                while d >= 0 {
-                    index[d] += 1
-                    if index[d] < outShape[d] { break }
-                    index[d] = 0
-                    d -= 1
-                }
-            }
-        }
-        do {
-            return try bytes.withUnsafeBytes { try Tensor(dtype: tensor.dtype, shape: outShape, copying: $0) }
-        } catch {
-            throw PassError(.rewrite, "permuting constant: \(error)", pass: name)
-        }
     }
 }
