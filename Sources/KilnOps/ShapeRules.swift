@@ -94,3 +94,13 @@ public func promoteTypes(_ a: DType, _ b: DType) -> DType {
     }
     return a.byteSize >= b.byteSize ? a : b
 }
+
+extension OpArguments {
+    /// A 2-D spatial list (`stride`, `padding`, `dilation`, `kernel_size`) as written in a graph:
+    /// one value stands for both dims, an empty list is `fallback`; any other length is returned
+    /// as it is, for the caller to reject.
+    public func pair(_ name: String, or fallback: [Int]) -> [Int] {
+        let values = intList(name)
+        return values.isEmpty ? fallback : (values.count == 1 ? [values[0], values[0]] : values)
+    }
+}

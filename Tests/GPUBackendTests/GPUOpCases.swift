@@ -73,6 +73,12 @@ func gpuOpCases() throws -> [GPUOpCase] {
         let w = try weight(&b, "w", [8, 3, 3, 3], seed: 7), bias = try weight(&b, "bias", [8], seed: 8)
         return try b.call("convolution", [x[0], w, bias], ["stride": .intList([2, 1]), "padding": .intList([1, 1])])
     })
+    // One value for both dims, as the op's rule allows (stride 2, padding 1, dilation 1).
+    cases.append(try opCase("convolution_single_values", op: "convolution", [("x", [1, 3, 9, 8])]) { b, x in
+        let w = try weight(&b, "w", [4, 3, 3, 3], seed: 21)
+        return try b.call("convolution", [x[0], w, nil],
+                          ["stride": .intList([2]), "padding": .intList([1]), "dilation": .intList([1])])
+    })
     cases.append(try opCase("convolution_1x1", op: "convolution", [("x", [2, 6, 5, 7])]) { b, x in
         let w = try weight(&b, "w", [4, 6, 1, 1], seed: 9), bias = try weight(&b, "bias", [4], seed: 10)
         return try b.call("convolution", [x[0], w, bias])

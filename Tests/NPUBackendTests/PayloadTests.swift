@@ -2,7 +2,7 @@ import KilnIR
 import KilnOps
 import KilnTensor
 import NPUCompiler
-import NPURuntime
+@testable import NPURuntime
 import Testing
 
 /// Untrusted payloads: each malformation is rejected when the program is initialized, with a
@@ -95,6 +95,28 @@ struct PayloadTests {
         #expect(rejection(program)?.contains("constant bytes") == true)
         let garbage: [UInt8] = Array("not a program at all".utf8)
         #expect(throws: NPUError.self) { _ = try garbage.withUnsafeBytes { try NPUExecutable(payload: $0) } }
+    }
+
+    @Test func paramsOutsideTheirRangesAreRejected() throws {
+        var (program, _, _) = try Self.sample()
+        let conv = program.ops.firstIndex { $0.kind == .conv2d }!
+        program.ops[conv].params[0] = Int.min
+        #expect(rejection(program)?.contains("outside the 32-bit range") == true)
+        (program, _, _) = try Self.sample()
+        program.ops[conv].params[15] = -(1 << 31)      // input zero point
+        #expect(rejection(program)?.contains("input zero point -2147483648 does not fit int8") == true)
+        (program, _, _) = try Self.sample()
+        program.ops[conv].params[16] = 128              // output zero point
+        #expect(rejection(program)?.contains("output zero point 128 does not fit int8") == true)
+    }
+
+    @Test func aRunClearsOnlyTheOnChipBytesTheProgramReaches() throws {
+        let (program, x, _) = try Self.sample()
+        let exe = try program.encoded().withUnsafeBytes { try NPUExecutable(payload: $0) }
+        #expect(exe.sramUsed > 0 && exe.sramUsed <= program.sramBytes)
+        let out = try Tensor(zeros: .int8, shape: [1, 4, 8, 8])
+        try exe.run(inputs: [x], outputs: [out])
+        #expect(NPU.ints(out) == (try run(program, x)))
     }
 
     @Test func corruptedBytesNeverCrash() throws {

@@ -69,7 +69,12 @@ extension GPUDispatchBuilder {
         let x = args.tensor("input"), w = args.tensor("weight"), y = node.results[0]
         let xs = try shape(x), ws = try shape(w), ys = try shape(y)
         guard xs.count == 4 else { throw error(.unsupportedOperand, "convolution input of rank \(xs.count) (the GPU takes NCHW)") }
-        let stride = args.intList("stride"), padding = args.intList("padding"), dilation = args.intList("dilation")
+        // One value stands for both dims, as the op's rule allows.
+        let stride = args.pair("stride", or: [1, 1]), padding = args.pair("padding", or: [0, 0])
+        let dilation = args.pair("dilation", or: [1, 1])
+        guard stride.count == 2, padding.count == 2, dilation.count == 2 else {
+            throw error(.unsupportedOperand, "stride, padding and dilation must have 1 or 2 values")
+        }
         let groups = args.int("groups")
         let bias = args.optionalTensor("bias")
         let (batch, channels, height, width) = (xs[0], xs[1], xs[2], xs[3])
@@ -106,15 +111,12 @@ extension GPUDispatchBuilder {
         let (outHeight, outWidth) = (ys[ys.count - 2], ys[ys.count - 1])
         var kernel = [1, 1], stride = [1, 1], padding = [0, 0], dilation = [1, 1]
         var countIncludePad = 1, divisor = 0
-        func pair(_ list: [Int], _ fallback: [Int]) -> [Int] {
-            list.isEmpty ? fallback : (list.count == 1 ? [list[0], list[0]] : list)
-        }
         if mode != 2 {
-            kernel = pair(args.intList("kernel_size"), [1, 1])
-            stride = pair(args.intList("stride"), kernel)
-            padding = pair(args.intList("padding"), [0, 0])
+            kernel = args.pair("kernel_size", or: [1, 1])
+            stride = args.pair("stride", or: kernel)
+            padding = args.pair("padding", or: [0, 0])
         }
-        if mode == 0 { dilation = pair(args.intList("dilation"), [1, 1]) }
+        if mode == 0 { dilation = args.pair("dilation", or: [1, 1]) }
         if mode == 1 {
             countIncludePad = args.bool("count_include_pad") ? 1 : 0
             divisor = args.optionalInt("divisor_override") ?? 0

@@ -8,13 +8,6 @@ import NPURuntime
 
 /// The compute nodes of `dq → op → q` patterns, one NPU op each (plus layout conversions).
 extension NPULowering {
-    /// The ops this compiler lowers, by KilnIR name (the descriptor lists exactly these).
-    static let loweredOps: Set<String> = [
-        "convolution", "linear", "addmm", "add.Tensor", "mul.Tensor", "relu", "hardtanh", "clamp",
-        "sigmoid", "tanh", "gelu", "silu", "max_pool2d", "avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool2d",
-        "view_copy", "flatten.using_ints", "squeeze_copy.dims", "unsqueeze_copy", "permute_copy", "transpose.int", "cat",
-    ]
-
     mutating func lowerCompute(_ node: Node) throws(NPUCompileError) {
         switch node.op.name {
         case "convolution": try convolution(node)
@@ -37,8 +30,12 @@ extension NPULowering {
         let qo = try outputQParams(node)
         let w = try weight(node, "weight", channelAxis: 0)
         guard argument(node, "transposed") != .bool(true) else { throw fail(node, "transposed convolution is not supported") }
-        let stride = ints(node, "stride") ?? [1, 1], padding = ints(node, "padding") ?? [0, 0]
-        let dilation = ints(node, "dilation") ?? [1, 1], groups = int(node, "groups") ?? 1
+        let args = try validated(node)
+        let stride = args.pair("stride", or: [1, 1]), padding = args.pair("padding", or: [0, 0])
+        let dilation = args.pair("dilation", or: [1, 1]), groups = args.int("groups")
+        guard stride.count == 2, padding.count == 2, dilation.count == 2 else {
+            throw fail(node, "stride, padding and dilation must have 1 or 2 values")
+        }
         let os = try staticShape(node.results[0], "result")
         let (n, c, h, wd) = (xs[0], xs[1], xs[2], xs[3])
         let (oc, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
@@ -209,12 +206,10 @@ extension NPULowering {
             kernel = [h / os[2], w / os[3]]
             stride = kernel
         } else {
-            kernel = ints(node, "kernel_size") ?? []
-            if kernel.count == 1 { kernel += kernel }
-            stride = ints(node, "stride") ?? []
-            if stride.isEmpty { stride = kernel } else if stride.count == 1 { stride += stride }
-            padding = ints(node, "padding") ?? [0, 0]
-            if padding.count == 1 { padding += padding }
+            let args = try validated(node)
+            kernel = args.pair("kernel_size", or: [])
+            stride = args.pair("stride", or: kernel)
+            padding = args.pair("padding", or: [0, 0])
             guard argument(node, "ceil_mode") != .bool(true) else { throw fail(node, "ceil_mode is not supported") }
             if isMax, let d = ints(node, "dilation"), d.contains(where: { $0 != 1 }) { throw fail(node, "dilation \(d) is not supported") }
             if !isMax, argument(node, "count_include_pad") == .bool(false), padding != [0, 0] {

@@ -75,7 +75,8 @@ extension NPULowering {
         var zps = [Int](repeating: 0, count: scales.count)
         if let z = tensorArgument(q, "zero_points") {
             guard let zt = graph[z].constantData else { throw fail(q, "zero points are not a constant") }
-            zps = zt.floatValues().map { Int($0) }
+            zps = []
+            for v in zt.floatValues() { zps.append(try integer(v, q, "zero point")) }
         }
         guard scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail(q, "scales must be positive and finite") }
         return (scales, zps, axis)
@@ -90,7 +91,7 @@ extension NPULowering {
         }
         switch argument(q, "zero_point") {
         case .int(let z): zp = z
-        case .tensor(let id): zp = Int(graph[id].constantData?.floatValues().first ?? 0)
+        case .tensor(let id): zp = try integer(graph[id].constantData?.floatValues().first ?? 0, q, "zero point")
         default: break
         }
         guard scale > 0, scale.isFinite else { throw fail(q, "scale \(scale) is not positive and finite") }

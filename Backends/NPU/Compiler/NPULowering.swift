@@ -266,6 +266,13 @@ struct NPULowering {
         return s
     }
 
+    /// `node`'s arguments checked against its op.
+    func validated(_ node: Node) throws(NPUCompileError) -> OpArguments<ValueID> {
+        do { return try OpArguments.validated(node.op, node.arguments) } catch {
+            throw fail(node, "arguments do not match \(node.op.name): \(error)")
+        }
+    }
+
     func argument(_ node: Node, _ name: String) -> Argument<ValueID> {
         guard let i = node.op.parameterIndex(name), i < node.arguments.count else { return .none }
         return node.arguments[i]
@@ -309,7 +316,7 @@ struct NPULowering {
         case .int(let z): zp = z
         case .tensor(let id):
             guard let t = graph[id].constantData, t.elementCount == 1 else { throw fail(node, "zero point is not a constant") }
-            zp = Int(t.floatValues()[0])
+            zp = try integer(t.floatValues()[0], node, "zero point")
         default: throw fail(node, "has no zero point")
         }
         guard case .dtype(let dt) = argument(node, "dtype"), let qmin = int(node, "quant_min"), let qmax = int(node, "quant_max") else {
@@ -317,6 +324,16 @@ struct NPULowering {
         }
         guard dt == .int8 || dt == .int16 else { throw fail(node, "quantizes to \(dt); the NPU takes int8 and int16 activations") }
         guard scale > 0, scale.isFinite else { throw fail(node, "scale \(scale) is not positive and finite") }
+        let limit = dt == .int8 ? -128...127 : -32768...32767
+        guard limit.contains(qmin), limit.contains(qmax), qmin <= qmax, (qmin...qmax).contains(zp) else {
+            throw fail(node, "zero point \(zp) and range \(qmin)...\(qmax) do not fit \(dt)")
+        }
         return QParams(scale: scale, zeroPoint: zp, qmin: qmin, qmax: qmax, dtype: dt == .int8 ? .int8 : .int16)
+    }
+
+    /// A zero point read from a float constant: an integer, or an error naming `node`.
+    func integer(_ v: Float, _ node: Node, _ what: String) throws(NPUCompileError) -> Int {
+        guard let i = Int(exactly: v) else { throw fail(node, "\(what) \(v) is not an integer") }
+        return i
     }
 }

@@ -23,6 +23,8 @@ public final class NPUExecutable: @unchecked Sendable {
     public let outputCount: Int
 
     let geometries: [NPUOpGeometry]
+    /// On-chip bytes any tile operand or transfer reaches (what a run clears).
+    let sramUsed: Int
     let sram: UnsafeMutableRawPointer
     let arena: UnsafeMutableRawPointer
     let constants: UnsafeMutableRawPointer
@@ -35,14 +37,11 @@ public final class NPUExecutable: @unchecked Sendable {
     /// Decodes and verifies `payload` and allocates the machine's memories.
     /// - Throws: ``NPUError`` for a malformed program.
     public init(payload: UnsafeRawBufferPointer) throws(NPUError) {
-        let program = try NPUProgram.decode(payload)
+        let (program, verified) = try NPUProgram.decodeVerified(payload)
         self.program = program
-        var geometries: [NPUOpGeometry] = []
-        for (i, op) in program.ops.enumerated() {
-            geometries.append(try NPUOpGeometry(op, op.inputs.map { program.tensors[$0] }, program.tensors[op.outputs[0]],
-                                                "op \(i)"))
-        }
+        let geometries = verified.geometries
         self.geometries = geometries
+        sramUsed = verified.sramUsed
         var cycles: [Int] = [], energy: [Double] = []
         for (op, g) in zip(program.ops, geometries) {
             let cost = NPUCost.of(op, g, program.tensors)
@@ -59,7 +58,9 @@ public final class NPUExecutable: @unchecked Sendable {
         self.arena = arena
         sram = .allocate(byteCount: max(program.sramBytes, 1), alignment: 64)
         let constants = UnsafeMutableRawPointer.allocate(byteCount: max(program.constantData.count, 1), alignment: 64)
-        for (i, byte) in program.constantData.enumerated() { constants.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
+        program.constantData.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { constants.copyMemory(from: base, byteCount: bytes.count) }
+        }
         self.constants = constants
         bases = .allocate(capacity: max(program.tensors.count, 1))
         var ins: [(Int, Int)] = [], outs: [(Int, Int)] = []
@@ -97,7 +98,7 @@ public final class NPUExecutable: @unchecked Sendable {
 
     /// Binds delegate argument `index` (inputs, then outputs) to `tensor`'s bytes.
     /// - Throws: ``NPUError`` when its byte size differs from the program's tensor.
-    public func bind(argument index: Int, _ tensor: Tensor) throws(NPUError) {
+    func bind(argument index: Int, _ tensor: Tensor) throws(NPUError) {
         let id = index < inputCount ? inputTensors[index] : outputTensors[index - inputCount]
         let expected = program.tensors[id]
         guard tensor.byteCount == expected.byteCount else {
@@ -107,9 +108,9 @@ public final class NPUExecutable: @unchecked Sendable {
     }
 
     /// Runs every op's tiles with the bound arguments: loads, compute on on-chip memory, stores.
-    /// On-chip memory starts zeroed on every run.
-    public func runBound(onOp: ((Int) -> Void)? = nil) {
-        memset(sram, 0, program.sramBytes)
+    /// On-chip memory starts zeroed on every run (the bytes any tile or transfer reaches).
+    func runBound() {
+        memset(sram, 0, sramUsed)
         for i in program.ops.indices {
             let op = program.ops[i]
             let g = geometries[i]
@@ -118,7 +119,6 @@ public final class NPUExecutable: @unchecked Sendable {
                 NPUKernels.compute(op, g, tile, sram: sram)
                 for d in tile.stores { transfer(d, load: false) }
             }
-            onOp?(i)
         }
     }
 

@@ -41,12 +41,14 @@ public enum NPUMachine {
 
 /// The machine's one rounding rule: `(acc * multiplier + 2^(shift-1)) >> shift` in exact
 /// (128-bit) arithmetic with an arithmetic right shift, i.e. round half toward +infinity; with
-/// `shift == 0` the product itself. The result saturates to the Int64 range.
+/// `shift == 0` the product itself. The result saturates to ±2^62, far beyond any output range,
+/// so adding a (checked, 16-bit) zero point before the final clamp cannot overflow.
 @inline(__always)
 public func npuRequantize(_ acc: Int64, multiplier: Int32, shift: Int) -> Int64 {
     let product = Int128(acc) * Int128(multiplier)
-    guard shift > 0 else { return Int64(clamping: product) }
-    return Int64(clamping: (product + (Int128(1) << (shift - 1))) >> shift)
+    let limit = Int128(1) << 62
+    let v = shift > 0 ? (product + (Int128(1) << (shift - 1))) >> shift : product
+    return Int64(min(max(v, -limit), limit))
 }
 
 /// Products and sums of untrusted payload values, saturating instead of trapping, so a bound

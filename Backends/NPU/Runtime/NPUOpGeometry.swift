@@ -33,20 +33,31 @@ struct NPUOpGeometry {
         func shape(_ t: NPUTensor, _ expected: [Int], _ what: String) throws(NPUError) {
             guard t.shape == expected else { throw fail("\(what) has shape \(t.shape), params say \(expected)") }
         }
-        guard p.allSatisfy({ abs($0) <= 1 << 31 }) else { throw fail("params \(p) has a value beyond ±2^31") }
+        /// Zero point `p[i]` lies in the range of `t`, the integer type it offsets.
+        func zeroPoint(_ i: Int, _ t: NPUDType, _ what: String) throws(NPUError) {
+            let limit = t == .int16 ? -32768...32767 : -128...127
+            guard limit.contains(p[i]) else { throw fail("\(what) zero point \(p[i]) does not fit \(t)") }
+        }
+        guard p.allSatisfy({ $0 >= -(1 << 31) && $0 < 1 << 31 }) else {
+            throw fail("params \(p) has a value outside the 32-bit range")
+        }
         switch kind {
         case .quantize:
             guard inTypes[0] == .float32 else { throw fail("input is \(inTypes[0]), expected float32") }
             try activation(outType, "output")
+            try zeroPoint(0, outType, "output")
             try range(p[1], p[2])
             guard op.scales.count == 1, op.scales[0] > 0, op.scales[0].isFinite else { throw fail("expected one positive finite scale") }
         case .dequantize:
             try activation(inTypes[0], "input")
             guard outType == .float32 else { throw fail("output is \(outType), expected float32") }
+            try zeroPoint(0, inTypes[0], "input")
             guard op.scales.count == 1, op.scales[0] > 0, op.scales[0].isFinite else { throw fail("expected one positive finite scale") }
         case .requantize:
             try activation(inTypes[0], "input")
             try activation(outType, "output")
+            try zeroPoint(0, inTypes[0], "input")
+            try zeroPoint(1, outType, "output")
             try range(p[2], p[3])
             try counts(1, 1)
         case .copy:
@@ -76,6 +87,8 @@ struct NPUOpGeometry {
             guard inTypes[2] == .int32 else { throw fail("bias is \(inTypes[2]), expected int32") }
             try shape(ins[2], [oc], "bias")
             try shape(out, [n, oh, ow, oc], "output")
+            try zeroPoint(15, inTypes[0], "input")
+            try zeroPoint(16, outType, "output")
             try range(p[17], p[18])
             try counts(oc, oc)
         case .fullyConnected:
@@ -88,6 +101,8 @@ struct NPUOpGeometry {
             guard inTypes[2] == .int32 else { throw fail("bias is \(inTypes[2]), expected int32") }
             try shape(ins[2], [n], "bias")
             guard outCount == inCounts[0] / k * n else { throw fail("output has \(outCount) elements, expected \(inCounts[0] / k * n)") }
+            try zeroPoint(2, inTypes[0], "input")
+            try zeroPoint(3, outType, "output")
             try range(p[4], p[5])
             try counts(n, n)
         case .add, .mul:
@@ -95,6 +110,9 @@ struct NPUOpGeometry {
             try activation(inTypes[1], "input 1")
             try activation(outType, "output")
             guard inCounts[0] == outCount, inCounts[1] == outCount else { throw fail("operands differ in element count") }
+            try zeroPoint(0, inTypes[0], "input 0")
+            try zeroPoint(1, inTypes[1], "input 1")
+            try zeroPoint(2, outType, "output")
             try range(p[3], p[4])
             try counts(kind == .add ? 2 : 1, 1)
         case .lookup:
@@ -114,6 +132,8 @@ struct NPUOpGeometry {
             let n = ins[0].shape[0]
             try shape(ins[0], [n, p[0], p[1], p[2]], "input")
             try shape(out, [n, p[3], p[4], p[2]], "output")
+            try zeroPoint(12, inTypes[0], "input")
+            try zeroPoint(13, outType, "output")
             try range(p[14], p[15])
             try counts(1, 1)
         }

@@ -82,6 +82,11 @@ extension NPUProgram {
     ///
     /// - Throws: ``NPUError`` naming the field (and op, tile, transfer index) at fault.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(NPUError) -> NPUProgram {
+        try decodeVerified(bytes).program
+    }
+
+    /// ``decode(_:)`` with what verification derived, for the executable.
+    static func decodeVerified(_ bytes: UnsafeRawBufferPointer) throws(NPUError) -> (program: NPUProgram, verified: NPUVerifiedProgram) {
         let program: NPUProgram
         do {
             program = try read(bytes)
@@ -90,8 +95,7 @@ extension NPUProgram {
         } catch {
             throw NPUError("malformed payload: \(error)")
         }
-        try program.verify()
-        return program
+        return (program, try program.verified())
     }
 
     private static func read(_ bytes: UnsafeRawBufferPointer) throws -> NPUProgram {

@@ -1,10 +1,22 @@
 /// Semantic checks of a decoded program: every tensor id, offset, on-chip extent, shift and
 /// shape agrees with the machine and with each op kind's layout, so execution never reads or
 /// writes outside a buffer.
+/// What verification derives and execution uses: each op's checked geometry, and how many bytes
+/// of on-chip memory any tile operand or transfer reaches.
+struct NPUVerifiedProgram {
+    var geometries: [NPUOpGeometry] = []
+    var sramUsed = 0
+}
+
 extension NPUProgram {
     /// Checks the whole program.
     /// - Throws: ``NPUError`` naming the tensor, op, tile or transfer at fault and what was expected.
     public func verify() throws(NPUError) {
+        _ = try verified()
+    }
+
+    /// Checks the whole program and returns what the checks derived (see ``verify()``).
+    func verified() throws(NPUError) -> NPUVerifiedProgram {
         guard sramBytes > 0, sramBytes <= NPUMachine.sramBytes else {
             throw NPUError("sram_bytes \(sramBytes) is outside 1...\(NPUMachine.sramBytes) (the machine's on-chip memory)")
         }
@@ -32,9 +44,11 @@ extension NPUProgram {
         }
         guard inputs.sorted() == Array(0..<inputs.count) else { throw NPUError("input tensors have indices \(inputs.sorted()), expected 0..<\(inputs.count)") }
         guard outputs.sorted() == Array(0..<outputs.count) else { throw NPUError("output tensors have indices \(outputs.sorted()), expected 0..<\(outputs.count)") }
+        var result = NPUVerifiedProgram()
         for (i, op) in ops.enumerated() {
-            try verify(op, "op \(i) (\(op.kind) '\(op.name)')")
+            result.geometries.append(try verify(op, "op \(i) (\(op.kind) '\(op.name)')", sramUsed: &result.sramUsed))
         }
+        return result
     }
 
     private func tensor(_ id: Int, _ what: String) throws(NPUError) -> NPUTensor {
@@ -44,7 +58,7 @@ extension NPUProgram {
         return tensors[id]
     }
 
-    private func verify(_ op: NPUOp, _ at: String) throws(NPUError) {
+    private func verify(_ op: NPUOp, _ at: String, sramUsed: inout Int) throws(NPUError) -> NPUOpGeometry {
         let kind = op.kind
         guard op.inputs.count == kind.inputCount, op.outputs.count == 1 else {
             throw NPUError("\(at): expected \(kind.inputCount) inputs and 1 output, got \(op.inputs.count) and \(op.outputs.count)")
@@ -68,24 +82,31 @@ extension NPUProgram {
             guard tile.sram.count == kind.sramCount, tile.region.count == kind.regionCount else {
                 throw NPUError("\(where_): expected \(kind.sramCount) on-chip addresses and \(kind.regionCount) region values, got \(tile.sram.count) and \(tile.region.count)")
             }
-            for (k, d) in tile.loads.enumerated() { try verify(d, load: true, "\(where_) load \(k)") }
-            for (k, d) in tile.stores.enumerated() { try verify(d, load: false, "\(where_) store \(k)") }
+            for (k, d) in tile.loads.enumerated() {
+                sramUsed = max(sramUsed, try verify(d, load: true, "\(where_) load \(k)"))
+            }
+            for (k, d) in tile.stores.enumerated() {
+                sramUsed = max(sramUsed, try verify(d, load: false, "\(where_) store \(k)"))
+            }
             let extents = try geometry.operandBytes(tile.region, where_)
             for (k, (addr, bytes)) in zip(tile.sram, extents).enumerated() {
                 guard addr >= 0, addr <= sramBytes, bytes >= 0, bytes <= sramBytes - addr else {
                     throw NPUError("\(where_): operand \(k) needs on-chip bytes \(addr)..<\(addr + bytes), larger than on-chip memory (\(sramBytes) bytes)")
                 }
+                sramUsed = max(sramUsed, addr + bytes)
             }
         }
+        return geometry
     }
 
-    private func verify(_ d: NPUTransfer, load: Bool, _ at: String) throws(NPUError) {
+    /// Checks a transfer and returns the end of the on-chip bytes it reaches.
+    private func verify(_ d: NPUTransfer, load: Bool, _ at: String) throws(NPUError) -> Int {
         let t = try tensor(d.tensor, at)
         if !load && (t.role == .input || t.role == .constant) {
             throw NPUError("\(at): stores into tensor \(d.tensor), an input or constant")
         }
         guard d.rows >= 0, d.rowBytes >= 0 else { throw NPUError("\(at): negative rows or row bytes") }
-        guard d.rows > 0 && d.rowBytes > 0 else { return }
+        guard d.rows > 0 && d.rowBytes > 0 else { return 0 }
         guard d.rows == 1 || (d.mainStride >= d.rowBytes && d.sramStride >= d.rowBytes) else {
             throw NPUError("\(at): rows overlap (strides \(d.mainStride) and \(d.sramStride) are below the row size \(d.rowBytes))")
         }
@@ -97,5 +118,6 @@ extension NPUProgram {
         guard sramEnd <= sramBytes else {
             throw NPUError("\(at): on-chip bytes up to \(sramEnd) are larger than on-chip memory (\(sramBytes) bytes)")
         }
+        return sramEnd
     }
 }
