@@ -64,18 +64,18 @@ struct Compare: ParsableCommand {
             maxAbs = accumulator.maxAbsError
             sqnr = accumulator.sqnr
             for (x, y) in zip(got.floatValues(), want.floatValues()) where y != 0 && y.isFinite {
-                maxRel = max(maxRel, Double(abs(x - y)) / Double(abs(y)))
+                maxRel = x.isFinite ? max(maxRel, Double(abs(x - y)) / Double(abs(y))) : .infinity
             }
         }
 
         var text: String {
-            let db = sqnr.isInfinite ? (sqnr > 0 ? "inf" : "-inf") : CompileReport.fixed(sqnr, 1)
+            let db = SQNRAccumulator.label(sqnr) ?? CompileReport.fixed(sqnr, 1)
             return "max abs \(Self.sci(maxAbs)), max rel \(Self.sci(maxRel)), SQNR \(db) dB"
         }
 
         var json: JSONValue {
             .object([("max_abs", .number(maxAbs)), ("max_rel", .number(maxRel)),
-                     ("sqnr_db", sqnr.isFinite ? .number((sqnr * 100).rounded() / 100) : .string(sqnr > 0 ? "inf" : "-inf"))])
+                     ("sqnr_db", SQNRAccumulator.label(sqnr).map(JSONValue.string) ?? .number((sqnr * 100).rounded() / 100))])
         }
 
         static func sci(_ v: Double) -> String {
@@ -101,13 +101,7 @@ struct Compare: ParsableCommand {
             var compilers: [String: any BackendCompiler] = [:]
             for e in selection.entries { if let c = e.compiler { compilers[e.descriptor.name] = c } }
 
-            let inputs: [Tensor]
-            if input.isEmpty {
-                let portable = try load(try KilnCompiler.compile(canonical).bytes, tag: "portable").method()
-                inputs = try MethodInputs.random(for: portable)
-            } else {
-                inputs = try MethodInputs.read(input)
-            }
+            let inputs = input.isEmpty ? try MethodInputs.random(for: canonical) : try MethodInputs.read(input)
             let reference = try GraphEvaluator(canonical).run(inputs, keepingIntermediates: true)
 
             // The whole delegated program.

@@ -1,4 +1,5 @@
 import KilnPartition
+import KilnTensor
 
 /// A JSON value whose objects keep their keys in the order given, so output is stable.
 enum JSON {

@@ -158,7 +158,9 @@ final class ProgressBar {
 
 /// The report as a table (stdout) and as JSON (--report).
 enum QuantizationReportText {
-    static func db(_ v: Double) -> String { v.isFinite ? FixedPoint.format(v, digits: 1) + " dB" : "exact" }
+    static func db(_ v: Double) -> String {
+        v == .infinity ? "exact" : SQNRAccumulator.label(v) ?? FixedPoint.format(v, digits: 1) + " dB"
+    }
 
     /// `[0.0123]`, or `n: min..max` for many values.
     static func summary<T: Comparable & CustomStringConvertible>(_ values: [T]) -> String {
@@ -193,7 +195,7 @@ enum QuantizationReportText {
     }
 
     static func json(_ r: QuantizationReport) -> JSON {
-        func number(_ v: Double) -> JSON { v.isFinite ? .number(v, digits: 4) : .string("inf") }
+        func number(_ v: Double) -> JSON { SQNRAccumulator.label(v).map(JSON.string) ?? .number(v, digits: 4) }
         return .object([
             ("scheme", .string(r.scheme)),
             ("calibration_samples", .int(r.calibrationSamples)),

@@ -55,18 +55,6 @@ public struct MemoryPlan: Equatable, Sendable {
     }
 }
 
-/// Plans the arena of one graph: computes each tensor's ``Lifetime``, then places tensors
-/// largest first, each in the smallest gap left between the tensors already placed whose
-/// lifetimes overlap its own (best fit), or above them all. Tensors whose lifetimes are
-/// disjoint share bytes.
-///
-/// Symbolic dims are planned at their upper bounds (the `.pte` DYNAMIC_BOUND case). The result
-/// depends only on the graph, so the same graph always gets the same plan.
-///
-/// ```swift
-/// let plan = try MemoryPlanner(alignment: 16).plan(graph)
-/// print(plan.arenaSize, plan.lowerBound)
-/// ```
 extension MemoryPlan {
     /// The plan as text, one planned value per line in offset order, for `--dump-after plan-memory`:
     /// `  [     0,   4096) %x f32[1, 1024]`.
@@ -83,6 +71,18 @@ extension MemoryPlan {
     }
 }
 
+/// Plans the arena of one graph: computes each tensor's ``Lifetime``, then places tensors
+/// largest first, each in the smallest gap left between the tensors already placed whose
+/// lifetimes overlap its own (best fit), or above them all. Tensors whose lifetimes are
+/// disjoint share bytes.
+///
+/// Symbolic dims are planned at their upper bounds (the `.pte` DYNAMIC_BOUND case). The result
+/// depends only on the graph, so the same graph always gets the same plan.
+///
+/// ```swift
+/// let plan = try MemoryPlanner(alignment: 16).plan(graph)
+/// print(plan.arenaSize, plan.lowerBound)
+/// ```
 public struct MemoryPlanner: Sendable {
     /// ExecuTorch's default alignment of planned tensors.
     public static let defaultAlignment = 16

@@ -35,18 +35,12 @@ struct Capability {
         self.producer = producer
     }
 
-    /// Ops of PT2E's quantization families: they travel with the compute node they serve.
-    static func isQuantization(_ op: String) -> Bool {
-        op.hasPrefix("quantized_decomposed.") || op.hasPrefix("torchao.")
-    }
+    /// Quantization ops (``KilnOps/QuantizationOps``): they travel with the compute node they serve.
+    static func isQuantization(_ op: String) -> Bool { QuantizationOps.all.contains(op) }
 
-    static func isQuantize(_ op: String) -> Bool {
-        isQuantization(op) && op.contains(".quantize_per")
-    }
+    static func isQuantize(_ op: String) -> Bool { QuantizationOps.quantize.contains(op) }
 
-    static func isDequantize(_ op: String) -> Bool {
-        isQuantization(op) && op.contains(".dequantize_per")
-    }
+    static func isDequantize(_ op: String) -> Bool { QuantizationOps.dequantize.contains(op) }
 
     // MARK: Units
 
@@ -190,8 +184,9 @@ struct Capability {
                 return "%\(graph[id].name) has dynamic shape \(type); needs static shapes"
             }
             if let max = support.limits.maxElements {
-                let count = type.upperBoundShape.reduce(1, *)
-                if count > max { return "%\(graph[id].name) has \(count) elements > \(max)" }
+                guard let count = try? Shape.elementCount(type.upperBoundShape), count <= max else {
+                    return "%\(graph[id].name) (\(type)) has more than \(max) elements"
+                }
             }
         }
         for name in support.constantOperands {

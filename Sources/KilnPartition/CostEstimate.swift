@@ -11,7 +11,8 @@ struct NodeWork {
 
     init(_ node: Node, in graph: Graph) {
         func elements(_ id: ValueID) -> Double {
-            Double(graph.type(of: id).upperBoundShape.reduce(1, *))
+            // In Double: a huge (or symbolic-at-its-bound) shape must not overflow an Int.
+            graph.type(of: id).upperBoundShape.reduce(1.0) { $0 * Double($1) }
         }
         func tensor(_ name: String) -> ValueID? {
             guard let i = node.op.parameterIndex(name), case .tensor(let id) = node.arguments[i] else { return nil }
@@ -31,12 +32,11 @@ struct NodeWork {
             operations = 2 * out * k
         case "convolution", "conv2d":
             let w = tensor("weight").map { graph.type(of: $0).upperBoundShape } ?? []
-            let perOutput = w.dropFirst().reduce(1, *)
-            operations = 2 * out * Double(perOutput)
+            operations = 2 * out * w.dropFirst().reduce(1.0) { $0 * Double($1) }
         case "scaled_dot_product_attention":
             let q = tensor("query").map { graph.type(of: $0).upperBoundShape } ?? []
             let k = tensor("key").map { graph.type(of: $0).upperBoundShape } ?? []
-            operations = 4 * out * Double(k.count >= 2 ? k[k.count - 2] : 1) + Double(q.reduce(1, *))
+            operations = 4 * out * Double(k.count >= 2 ? k[k.count - 2] : 1) + q.reduce(1.0) { $0 * Double($1) }
         case "native_layer_norm", "layer_norm", "rms_norm", "_softmax", "softmax.int", "_log_softmax":
             operations = 5 * out
         default:

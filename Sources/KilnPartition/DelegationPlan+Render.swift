@@ -1,4 +1,5 @@
 import KilnIR
+import KilnTensor
 
 extension DelegationPlan {
     /// How a node reads in plans: `%conv1 = convolution (#0, loc("blocks.0.conv"))`.
@@ -160,12 +161,7 @@ extension DelegationPlan {
     /// Microseconds with at most 2 decimals.
     static func rounded(_ us: Double) -> Double { (us * 100).rounded() / 100 }
 
-    static func format(_ us: Double) -> String {
-        let r = rounded(us)
-        let whole = Int(r)
-        let cents = Int(((r - Double(whole)) * 100).rounded())
-        return "\(whole).\(cents < 10 ? "0" : "")\(cents)"
-    }
+    static func format(_ us: Double) -> String { FixedPoint.format(us, digits: 2) }
 }
 
 extension String {

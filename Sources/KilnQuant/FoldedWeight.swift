@@ -50,7 +50,9 @@ public struct FoldedWeight: Sendable {
         for (i, v) in x.enumerated() {
             let k = (i / run) % count
             let inv = 1 / qparams.scales[k]
-            let r = min(max((v * inv).rounded(.toNearestOrEven) + Float(qparams.zeroPoints[k]), qmin), qmax)
+            // NaN becomes 0 clamped into the range, as the quantize kernels do.
+            let rounded = (v * inv).rounded(.toNearestOrEven) + Float(qparams.zeroPoints[k])
+            let r = min(max(rounded.isNaN ? 0 : rounded, qmin), qmax)
             if spec.dtype == .int16 { wide[i] = Int16(r) } else if spec.dtype == .uint8 { q[i] = Int8(bitPattern: UInt8(r)) } else { q[i] = Int8(r) }
         }
         switch spec.dtype {

@@ -25,8 +25,8 @@ public struct HistogramObserver: Observer {
     public init(choice: HistogramRange, levels: Int = 256, bins: Int = 2048) {
         self.choice = choice
         self.levels = Swift.max(levels, 2)
-        self.bins = bins
-        counts = Array(repeating: 0, count: bins)
+        self.bins = Swift.max(bins, 1)
+        counts = Array(repeating: 0, count: self.bins)
     }
 
     public mutating func observe(_ tensor: Tensor) {
@@ -35,7 +35,7 @@ public struct HistogramObserver: Observer {
         sample.observe(tensor)
         guard let newLo = sample.range.min.first, let newHi = sample.range.max.first else { return }
         if !seen {
-            (lo, hi, seen) = (newLo, newHi == newLo ? newLo + Float.ulpOfOne : newHi, true)
+            (lo, hi, seen) = (newLo, newHi > newLo ? newHi : newLo.nextUp, true)
         } else if newLo < lo || newHi > hi {
             rebin(lo: Swift.min(lo, newLo), hi: Swift.max(hi, newHi))
         }
@@ -46,8 +46,12 @@ public struct HistogramObserver: Observer {
         }
     }
 
+    /// The bin of `v`, clamped to the histogram (a range too wide for f32 gives an infinite or
+    /// NaN quotient, which must not reach an integer conversion).
     private func bin(_ v: Float, _ width: Float) -> Int {
-        Swift.min(Swift.max(Int((v - lo) / width), 0), bins - 1)
+        let t = ((v - lo) / width).rounded(.down)
+        guard t.isFinite else { return t > 0 ? bins - 1 : 0 }
+        return Int(Swift.min(Swift.max(t, 0), Float(bins - 1)))
     }
 
     /// Moves every count to the bin of the new range its old bin's center falls in.

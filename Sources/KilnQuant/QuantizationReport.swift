@@ -70,24 +70,39 @@ public struct SQNRAccumulator: Sendable {
     public private(set) var signal = 0.0
     public private(set) var noise = 0.0
     public private(set) var maxAbsError = 0.0
+    /// How many values were compared.
+    public private(set) var count = 0
 
     public init() {}
 
     /// Adds one sample: `reference` the float values, `actual` the quantized graph's.
     public mutating func add(reference: Tensor, actual: Tensor) {
         let x = reference.floatValues(), y = actual.floatValues()
-        // Non-finite reference values (a mask's -inf) carry no signal to compare.
+        // Non-finite reference values (a mask's -inf) carry no signal to compare; a non-finite
+        // actual value where the reference is finite is an infinite error.
         for (a, b) in zip(x, y) where a.isFinite {
+            count += 1
             let (da, db) = (Double(a), Double(b))
             signal += da * da
+            guard b.isFinite else {
+                (noise, maxAbsError) = (.infinity, .infinity)
+                continue
+            }
             noise += (da - db) * (da - db)
             maxAbsError = max(maxAbsError, abs(da - db))
         }
     }
 
-    /// `10·log10(signal / noise)` dB; infinite when the noise is 0.
+    /// `10·log10(signal / noise)` dB: +infinity when the noise is 0 (exact), -infinity when an
+    /// actual value was not finite, NaN when nothing was compared.
     public var sqnr: Double {
-        noise == 0 ? .infinity : 10 * log10(signal / noise)
+        count == 0 ? .nan : noise == 0 ? .infinity : 10 * log10(signal / noise)
+    }
+
+    /// How an SQNR that is not a finite number reads: "inf" (exact), "-inf" (an actual value
+    /// was infinite or NaN), "not measured" (nothing compared); nil for a finite value.
+    public static func label(_ sqnr: Double) -> String? {
+        sqnr.isNaN ? "not measured" : sqnr.isInfinite ? (sqnr > 0 ? "inf" : "-inf") : nil
     }
 }
 

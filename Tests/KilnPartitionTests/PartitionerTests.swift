@@ -133,6 +133,23 @@ struct PartitionerTests {
         #expect(placement(floatOnly, "xq")?.reasons.first?.reason == "input is quantized (8a); relu runs only unquantized (float32)")
     }
 
+    @Test func aShapeTooLargeForAnIntIsPlannedWithoutATrap() throws {
+        var b = GraphBuilder(name: "huge")
+        let x = try b.input("x", Self.f32(1 << 40, 1 << 40))
+        b.output(try b.call("relu", [x])[0])
+        let plan = Partitioner(backends: [backend.descriptor], auto: true).plan(try b.finish())
+        #expect(plan.partitions.count + plan.fallbacks.count == 1)
+    }
+
+    @Test func everyDequantizeIsAQuantizationOp() {
+        // Kiln's packed int4 dequantize travels with its compute node like PT2E's.
+        #expect(QuantizationOps.dequantize.contains("kiln.dequantize_per_channel_group_int4"))
+        #expect(QuantizationOps.dequantize.contains("quantized_decomposed.dequantize_per_tensor.tensor"))
+        #expect(QuantizationOps.quantize.contains("quantized_decomposed.quantize_per_token"))
+        #expect(QuantizationOps.all.contains("quantized_decomposed.choose_qparams.tensor"))
+        #expect(QuantizationOps.quantize.isDisjoint(with: QuantizationOps.dequantize))
+    }
+
     @Test func autoPrefersTheCheaperBackendPerUnit() throws {
         let slow = try BackendDescriptor.parse(ElementwiseTestBackend.descriptorJSON
             .replacingFirst(#""name": "elementwise""#, with: #""name": "slow""#).replacingFirst("1e10}", with: "1e6}"), file: "slow")

@@ -74,8 +74,8 @@ struct NPULowering {
 
     // MARK: - Nodes
 
-    static func isQuantize(_ name: String) -> Bool { name.hasPrefix("quantized_decomposed.quantize_per") }
-    static func isDequantize(_ name: String) -> Bool { name.hasPrefix("quantized_decomposed.dequantize_per") }
+    static func isQuantize(_ name: String) -> Bool { QuantizationOps.quantize.contains(name) }
+    static func isDequantize(_ name: String) -> Bool { QuantizationOps.dequantize.contains(name) }
 
     private mutating func lower(_ node: Node) throws(NPUCompileError) {
         let name = node.op.name

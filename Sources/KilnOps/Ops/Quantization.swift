@@ -6,6 +6,18 @@ import KilnTensor
 /// multiplies by the reciprocal; the per-token and per-group forms add the zero point before rounding);
 /// dequantize: `x = (q - zero_point) * scale`. 4-bit values use an int8 tensor with range -8...7
 /// (packing two per byte is a storage choice made when constants are folded).
+/// Which ops of this family quantize, dequantize or choose qparams: the one list the
+/// partitioner (a compute node travels with its own q/dq nodes), constant folding (a dequantized
+/// constant stays compact) and the backends read.
+public enum QuantizationOps {
+    /// Every op of the family, Kiln's packed int4 dequantize included.
+    public static let all: Set<String> = Set(quantizationOps.map(\.name))
+    /// Float → integer ops.
+    public static let quantize: Set<String> = all.filter { $0.hasPrefix("quantized_decomposed.quantize_per") }
+    /// Integer → float ops.
+    public static let dequantize: Set<String> = all.filter { $0.contains(".dequantize_per") }
+}
+
 let quantizationOps: [OpSchema] = [
     quantize("quantize_per_tensor", pte: "out", scale: .float, zeroPoint: .int) { args, x in
         try perTensorParams(args)

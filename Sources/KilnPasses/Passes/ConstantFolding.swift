@@ -1,5 +1,6 @@
 import KilnIR
 import KilnKernels
+import KilnOps
 import KilnTensor
 
 /// Evaluates nodes whose tensor operands are all constants and replaces their results by
@@ -25,13 +26,10 @@ public struct ConstantFolding: Pass {
     public static let name = "constant-folding"
     public static let summary = "evaluate nodes whose operands are all constants into new constants"
 
-    /// Dequantize ops, never folded: their constant operands are quantized weights, kept small
-    /// in the file on purpose (folding would store them as float again).
-    public static let keptCompact: Set<String> = [
-        "quantized_decomposed.dequantize_per_tensor", "quantized_decomposed.dequantize_per_tensor.tensor",
-        "quantized_decomposed.dequantize_per_channel", "quantized_decomposed.dequantize_per_channel_group",
-        "quantized_decomposed.dequantize_per_token", "kiln.dequantize_per_channel_group_int4",
-    ]
+    /// Dequantize ops (``KilnOps/QuantizationOps/dequantize``), never folded: their constant
+    /// operands are quantized weights, kept small in the file on purpose (folding would store
+    /// them as float again).
+    public static var keptCompact: Set<String> { QuantizationOps.dequantize }
 
     /// The largest total size, in bytes, of one node's results that is folded.
     public var maxBytes: Int

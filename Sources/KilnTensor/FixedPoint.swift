@@ -1,8 +1,8 @@
 /// Fixed-point text for doubles, without Foundation's `String(format:)`.
-enum FixedPoint {
+public enum FixedPoint {
     /// `value` rounded to `digits` decimals: `FixedPoint.format(1.23456, digits: 2)` is `1.23`; with
     /// `trimmingZeros`, `FixedPoint.format(1.5, digits: 3, trimmingZeros: true)` is `1.5`.
-    static func format(_ value: Double, digits: Int, trimmingZeros: Bool = false) -> String {
+    public static func format(_ value: Double, digits: Int, trimmingZeros: Bool = false) -> String {
         guard value.isFinite else { return "\(value)" }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
