@@ -292,13 +292,6 @@ final class Progress {
     }
 }
 
-/// Nanoseconds on the monotonic clock.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(truncatingIfNeeded: now.tv_sec) &* 1_000_000_000 &+ UInt64(truncatingIfNeeded: now.tv_nsec)
-}
-
 /// This process's resident memory from `/proc/self/status`: anonymous (heap, arenas) and
 /// file-backed (mapped program and code) bytes, or nil where there is no such file.
 func residentMemory() -> ResidentMemory? {

@@ -10,6 +10,14 @@ public struct QParams: Hashable, Sendable {
         self.zeroPoints = zeroPoints
     }
 
+    /// A float bias as the int32 an int8 kernel adds to its accumulator: `value / scale` (scale
+    /// = input scale × weight scale) rounded half to even, saturated to Int32, NaN as 0. One rule
+    /// for every backend that quantizes biases.
+    public static func int32Bias(_ value: Double, scale: Double) -> Int32 {
+        let q = (value / scale).rounded(.toNearestOrEven)
+        return q.isNaN ? 0 : Int32(Swift.max(-2147483648, Swift.min(2147483647, q)))
+    }
+
     /// PyTorch's `_calculate_qparams` for each (min, max) pair, in f32: the range is widened to
     /// hold 0; symmetric specs take `max(|min|, |max|) / ((quant_max - quant_min) / 2)` and zero
     /// point 0 (the middle of an unsigned range); affine specs `(max - min) / (quant_max - quant_min)`

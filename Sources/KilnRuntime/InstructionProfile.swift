@@ -49,10 +49,3 @@ public struct InstructionProfile: Sendable {
     }
 }
 
-/// Nanoseconds on the monotonic clock (`clock_gettime(CLOCK_MONOTONIC)`).
-@inline(__always)
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(truncatingIfNeeded: now.tv_sec) &* 1_000_000_000 &+ UInt64(truncatingIfNeeded: now.tv_nsec)
-}

@@ -57,6 +57,17 @@ struct FloatLoweringTests {
         #expect(try Self.check(g).nodes.map(\.kind) == [.fullyConnected, .fullyConnected])
     }
 
+    @Test func aWeightSharedByLinearAndMmIsStoredInBothLayouts() throws {
+        let g = try Self.graph([3, 8]) { b, x in
+            let w = try Self.constant(&b, "w", [8, 8], seed: 22)
+            let y = try b.call("linear", [x, w, nil])[0]      // reads w as [out, in]
+            return try b.call("mm", [y, w])[0]               // reads w as [in, out]
+        }
+        let payload = try Self.check(g)
+        let keys = payload.values.compactMap(\.dataKey)
+        #expect(keys.contains("xnnpack/p0/w.f32") && keys.contains("xnnpack/p0/w.f32.1"), "\(keys)")
+    }
+
     @Test func linearOverThreeDims() throws {
         let g = try Self.graph([2, 5, 16]) { b, x in
             try b.call("linear", [x, try Self.constant(&b, "w", [12, 16], seed: 6), nil])[0]

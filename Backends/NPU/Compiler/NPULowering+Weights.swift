@@ -1,5 +1,6 @@
 import KilnIR
 import KilnOps
+import KilnQuant
 import KilnTensor
 import NPURuntime
 
@@ -113,9 +114,6 @@ extension NPULowering {
             throw fail(node, "\(parameter) is not a constant")
         }
         guard floats.count == count else { throw fail(node, "\(parameter) has \(floats.count) values, expected \(count)") }
-        return floats.indices.map { c in
-            let q = (floats[c] / (inputScale * weightScales[c])).rounded(.toNearestOrEven)
-            return Int32(max(-2147483648, min(2147483647, q.isNaN ? 0 : q)))
-        }
+        return floats.indices.map { c in KilnQuant.QParams.int32Bias(floats[c], scale: inputScale * weightScales[c]) }
     }
 }

@@ -3,14 +3,25 @@ import KilnTensor
 import XNNPACKSchema
 
 extension XNNLowering {
-    /// Adds a constant stored as named data `<prefix>/<name>` (once per name) and returns its value.
+    /// Adds a constant stored as named data `<prefix>/<name>` and returns its value; the same
+    /// name with the same value and bytes is stored once. A graph constant read by two nodes that
+    /// lay it out or quantize it differently (a weight of `linear` and of `mm`, a bias at two
+    /// input scales) gets a second key, `<name>.1`, instead of the first node's bytes.
     mutating func addConstant(_ name: String, _ value: XNNValue, bytes: [UInt8]) -> UInt32 {
-        let key = "\(keyPrefix)/\(name)"
-        if let i = payload.values.firstIndex(where: { $0.dataKey == key }) { return UInt32(i) }
+        var key = "\(keyPrefix)/\(name)", suffix = 0
+        while let stored = storedConstants[key] {
+            var candidate = value
+            candidate.dataKey = key
+            if stored.bytes == bytes, payload.values[Int(stored.value)] == candidate { return stored.value }
+            suffix += 1
+            key = "\(keyPrefix)/\(name).\(suffix)"
+        }
         var value = value
         value.dataKey = key
         namedData.append((key, bytes))
-        return payload.add(value)
+        let index = payload.add(value)
+        storedConstants[key] = StoredConstant(value: index, bytes: bytes)
+        return index
     }
 
     /// Constant `v` as it is (fp32, or int8 with the parameters of its dequantize).

@@ -169,7 +169,7 @@ extension XNNLowering {
             payload.nodes.append(XNNNode(kind: .multiply, inputs: [input, s], outputs: [y], source: graph.describe(node)))
         case "add.Tensor", "sub.Tensor", "mul.Tensor", "div.Tensor":
             try lowerBinary(node, index: index, args)
-        case "view_copy", "flatten.using_ints", "_unsafe_view", "reshape", "view", "squeeze.dims", "unsqueeze":
+        case "view_copy", "flatten.using_ints", "reshape", "squeeze.dims", "unsqueeze":
             try lowerReshape(node, index: index)
         case "add.Scalar", "sub.Scalar", "mul.Scalar", "div.Scalar":
             try lowerScalarBinary(node, index: index, args)

@@ -1,5 +1,6 @@
 import KilnIR
 import KilnOps
+import KilnQuant
 import KilnTensor
 import XNNPACKSchema
 
@@ -63,6 +64,9 @@ extension XNNLowering {
             guard axis >= 0, axis < data.rank, scales.count == data.shape[axis] else {
                 throw unsupported(node, "per-channel weight scales are not constants along axis \(axis)")
             }
+            guard scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw unsupported(node, "per-channel weight scales must be positive and finite")
+            }
             if let zp = args.optionalTensor("zero_points"),
                graph[zp].constantData?.floatValues().contains(where: { $0 != 0 }) ?? true {
                 throw unsupported(node, "an int8 weight needs zero points 0 (symmetric), as XNNPACK's kernels do")
@@ -111,7 +115,7 @@ extension XNNLowering {
         for c in 0..<channels {
             let s = inputScale * weight.scale(c)
             scales.append(s)
-            q.append(Int32(clamping: Int64((Double(values[c]) / s).rounded(.toNearestOrEven))))
+            q.append(KilnQuant.QParams.int32Bias(Double(values[c]), scale: s))
         }
         if case .perChannel = weight {
             return addConstant("\(name).qc32", XNNValue(datatype: .qcint32, dims: [channels], channelScales: scales),

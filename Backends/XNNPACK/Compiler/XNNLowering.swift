@@ -31,6 +31,13 @@ struct XNNLowering {
     var absorbed: Set<Int> = []
     /// Activation node fused into each producer node.
     var fusedActivation: [Int: Int] = [:]
+    /// Constants stored so far, by named-data key (``addConstant(_:_:bytes:)``).
+    var storedConstants: [String: StoredConstant] = [:]
+
+    struct StoredConstant {
+        var value: UInt32
+        var bytes: [UInt8]
+    }
 
     init(graph: Graph, keyPrefix: String) {
         self.graph = graph
@@ -143,7 +150,8 @@ struct XNNLowering {
     /// scale and zero point of a per-tensor quantize or dequantize node with int8 dtype.
     func perTensorParams(_ node: Node) -> QParams? {
         guard let args = try? OpArguments.validated(node.op, node.arguments), args.dtype("dtype") == .int8,
-              case .float(let scale) = args["scale"], case .int(let zp) = args["zero_point"] else { return nil }
+              case .float(let scale) = args["scale"], case .int(let zp) = args["zero_point"],
+              scale > 0, scale.isFinite, (-128...127).contains(zp) else { return nil }
         return QParams(scale: scale, zeroPoint: zp)
     }
 

@@ -32,7 +32,7 @@ public final class XNNPACKRuntime: BackendRuntime, @unchecked Sendable {
 
     public func initialize(payload: UnsafeRawBufferPointer, compileSpecs: [PTE.CompileSpec],
                            context: BackendInitContext) throws -> BackendHandle {
-        let start = Self.now()
+        let start = monotonicNanoseconds()
         let decoded = try XNNPayload.decode(payload)
         let delegate = try XNNPACKDelegate(decoded, threads: context.threadCount) { key throws(XNNPACKError) in
             do {
@@ -41,7 +41,7 @@ public final class XNNPACKRuntime: BackendRuntime, @unchecked Sendable {
                 throw XNNPACKError(.payload, "constant '\(key)': \(error)")
             }
         }
-        context.profiler.record("xnnpack_create", nanoseconds: Self.now() &- start, context: context)
+        context.profiler.record("xnnpack_create", nanoseconds: monotonicNanoseconds() &- start, context: context)
         return delegate
     }
 
@@ -50,18 +50,12 @@ public final class XNNPACKRuntime: BackendRuntime, @unchecked Sendable {
             throw XNNPACKError(.arguments, "the handle is not an XNNPACK delegate")
         }
         let profiling = context.profiler.isEnabled
-        let start = profiling ? Self.now() : 0
+        let start = profiling ? monotonicNanoseconds() : 0
         try delegate.run(arguments)
-        if profiling { context.profiler.record("xnnpack", nanoseconds: Self.now() &- start, context: context) }
+        if profiling { context.profiler.record("xnnpack", nanoseconds: monotonicNanoseconds() &- start, context: context) }
     }
 
     public func destroy(_ handle: BackendHandle) {}
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 }
 
 /// `xnn_initialize`, called once per process; its failure, if any, as text.

@@ -391,18 +391,17 @@ private func quantizeRuns<In: TensorElement, Out: FixedWidthInteger & TensorElem
         // 1. This run's reciprocal scale and zero point.
         let inv = p.inverseScale(k % p.count)
         let zp = p.zeroPoint(k % p.count)
-        var start = k * p.run
+        let start = k * p.run
         // 2. Every element in f32: x * inv, then ties-to-even rounding before or after adding zp;
         //    f32 → 8-bit takes a loop the compiler vectorizes (the same arithmetic), the rest this one.
-        start += quantizeLanes(x, q, from: start, count: p.run, inv: inv, zp: zp, range, zeroPointFirst)
-        let end = k * p.run + p.run
+        if quantizeLanes(x, q, from: start, count: p.run, inv: inv, zp: zp, range, zeroPointFirst) { continue }
         if zeroPointFirst {
-            for j in start..<end {
+            for j in start..<(start + p.run) {
                 let v = (x[j].floatValue * inv + zp).rounded(.toNearestOrEven)
                 q[j] = Out(truncatingIfNeeded: range.clamp(v))
             }
         } else {
-            for j in start..<end {
+            for j in start..<(start + p.run) {
                 let v = (x[j].floatValue * inv).rounded(.toNearestOrEven) + zp
                 q[j] = Out(truncatingIfNeeded: range.clamp(v))
             }
@@ -411,7 +410,7 @@ private func quantizeRuns<In: TensorElement, Out: FixedWidthInteger & TensorElem
 }
 
 /// Quantizes `count` elements from `start` when the input is f32 and the output int8 or uint8,
-/// in a loop the compiler vectorizes, and returns how many it did (0 otherwise). Element for
+/// in a loop the compiler vectorizes; false (nothing written) otherwise. Element for
 /// element the arithmetic of ``quantizeRuns(_:_:_:_:_:)``: the same f32 product, sum and
 /// ties-to-even rounding; NaN becomes 0; after the clamp the value is an integer in the 8-bit
 /// range, read off the low bits of `value + 1.5 · 2²³` (exact for |value| < 2²²) instead of a
@@ -420,9 +419,9 @@ private func quantizeRuns<In: TensorElement, Out: FixedWidthInteger & TensorElem
 private func quantizeLanes<In: TensorElement, Out: FixedWidthInteger & TensorElement>(
     _ x: UnsafeBufferPointer<In>, _ q: UnsafeMutableBufferPointer<Out>, from start: Int, count: Int,
     inv: Float, zp: Float, _ range: QuantRange, _ zeroPointFirst: Bool
-) -> Int {
+) -> Bool {
     guard In.self == Float.self, Out.self == Int8.self || Out.self == UInt8.self, let xBase = x.baseAddress,
-          let qBase = q.baseAddress else { return 0 }
+          let qBase = q.baseAddress else { return false }
     let source = UnsafeRawPointer(xBase + start).assumingMemoryBound(to: Float.self)
     let target = UnsafeMutableRawPointer(qBase + start).assumingMemoryBound(to: UInt8.self)
     if zeroPointFirst {
@@ -430,7 +429,7 @@ private func quantizeLanes<In: TensorElement, Out: FixedWidthInteger & TensorEle
     } else {
         quantizeBytes(source, target, count, range.lower, range.upper) { ($0 * inv).rounded(.toNearestOrEven) + zp }
     }
-    return count
+    return true
 }
 
 /// `target[j] = low byte of clamp(nan→0(value(source[j])), lower, upper)`.
@@ -520,17 +519,11 @@ private func dequantizeLanes<In: FixedWidthInteger & TensorElement, Out: Rounded
     _ q: UnsafeBufferPointer<In>, _ out: UnsafeMutableBufferPointer<Out>, from start: Int, count: Int,
     zeroPoint: Float, scale: Float
 ) -> Bool {
-    guard Out.self == Float.self, let qBase = q.baseAddress, let outBase = out.baseAddress else { return false }
+    guard Out.self == Float.self, In.self == Int8.self || In.self == UInt8.self, let qBase = q.baseAddress,
+          let outBase = out.baseAddress else { return false }
     let target = UnsafeMutableRawPointer(outBase + start).assumingMemoryBound(to: Float.self)
-    if In.self == Int8.self {
-        let source = UnsafeRawPointer(qBase + start).assumingMemoryBound(to: Int8.self)
-        for j in 0..<count { target[j] = (Float(source[j]) - zeroPoint) * scale }
-    } else if In.self == UInt8.self {
-        let source = UnsafeRawPointer(qBase + start).assumingMemoryBound(to: UInt8.self)
-        for j in 0..<count { target[j] = (Float(source[j]) - zeroPoint) * scale }
-    } else {
-        return false
-    }
+    let source = qBase + start
+    for j in 0..<count { target[j] = (Float(source[j]) - zeroPoint) * scale }
     return true
 }
 
@@ -558,21 +551,11 @@ private func dequantizeLastAxis<In: FixedWidthInteger & TensorElement, Out: Roun
     for row in 0..<(q.count / count) {
         // Pointers rebased per row, so the loops index with `c` alone (no overflow checks to vectorize around).
         let base = row * count
-        let dst = target + base
-        if In.self == Int8.self {
-            let source = UnsafeRawPointer(qBase + base).assumingMemoryBound(to: Int8.self)
-            if let zeroPoints {
-                for c in 0..<count { dst[c] = (Float(source[c]) - Float(zeroPoints[c])) * s[c] }
-            } else {
-                for c in 0..<count { dst[c] = Float(source[c]) * s[c] }
-            }
+        let dst = target + base, source = qBase + base
+        if let zeroPoints {
+            for c in 0..<count { dst[c] = (Float(source[c]) - Float(zeroPoints[c])) * s[c] }
         } else {
-            let source = UnsafeRawPointer(qBase + base).assumingMemoryBound(to: UInt8.self)
-            if let zeroPoints {
-                for c in 0..<count { dst[c] = (Float(source[c]) - Float(zeroPoints[c])) * s[c] }
-            } else {
-                for c in 0..<count { dst[c] = Float(source[c]) * s[c] }
-            }
+            for c in 0..<count { dst[c] = Float(source[c]) * s[c] }
         }
     }
     return true

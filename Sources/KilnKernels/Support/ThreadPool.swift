@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KilnTensor
 
 /// A fixed set of worker threads that kernels and delegates split their work across.
 ///
@@ -207,12 +208,6 @@ private func spin(_ state: UnsafeMutablePointer<PoolState>, while waiting: (Pool
         pthread_mutex_lock(&state.pointee.mutex)
         if expired { return }
     }
-}
-
-private func monotonicNanoseconds() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
 }
 
 private struct WorkerArgument {
