@@ -1,5 +1,6 @@
 import KilnIR
 import KilnOps
+import KilnRuntime
 import KilnTensor
 import Testing
 import XNNPACKSchema
@@ -66,6 +67,20 @@ struct FloatLoweringTests {
         let payload = try Self.check(g)
         let keys = payload.values.compactMap(\.dataKey)
         #expect(keys.contains("xnnpack/p0/w.f32") && keys.contains("xnnpack/p0/w.f32.1"), "\(keys)")
+    }
+
+    @Test func anArgumentOfTheRightSizeButWrongShapeIsRefused() throws {
+        let g = try Self.graph([2, 6]) { b, x in try b.call("relu", [x])[0] }
+        let lowered = try XNNPACKHarness.lower(g)
+        let payload = try lowered.bytes.withUnsafeBytes { try XNNPayload.decode($0) }
+        let store = NamedDataStore(lowered.namedData)
+        let delegate = try XNNPACKDelegate(payload, threads: 1) { key in store.bytes(key) }
+        let values = [try Tensor(zeros: .float32, shape: [3, 4]), try Tensor(zeros: .float32, shape: [2, 6])]
+            .map(BackendValue.tensor)
+        let error = #expect(throws: XNNPACKError.self) {
+            try delegate.run(BackendArguments(values: values, valueIndices: Array(values.indices)))
+        }
+        #expect(error?.message.contains("the payload expects f32[2, 6]") == true, "\(String(describing: error))")
     }
 
     @Test func linearOverThreeDims() throws {

@@ -116,7 +116,10 @@ public final class GPUExecutable: @unchecked Sendable {
         }
     }
 
-    /// Submits the recorded command buffer and waits for it.
+    /// How long ``submit()`` waits for the GPU.
+    static let fenceTimeoutNanoseconds: UInt64 = 60_000_000_000
+
+    /// Submits the recorded command buffer and waits for it (at most ``fenceTimeoutNanoseconds``).
     func submit() throws(GPURuntimeError) {
         var info = VkSubmitInfo()
         info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
@@ -126,7 +129,13 @@ public final class GPUExecutable: @unchecked Sendable {
             return vk.withQueue { vkQueueSubmit(vk.queue, 1, &info, fence) }
         }
         try vkCheck(result, "vkQueueSubmit")
-        try vkCheck(vkWaitForFences(vk.device, 1, &fence, VK_TRUE, UInt64.max), "vkWaitForFences")
+        // A bounded wait: loop bounds from a malformed payload must not hang the process.
+        let waited = vkWaitForFences(vk.device, 1, &fence, VK_TRUE, Self.fenceTimeoutNanoseconds)
+        guard waited != VK_TIMEOUT else {
+            throw GPURuntimeError(.vulkan, "the GPU did not finish the delegate within "
+                                  + "\(Self.fenceTimeoutNanoseconds / 1_000_000_000) s; the payload's sizes may be wrong")
+        }
+        try vkCheck(waited, "vkWaitForFences")
         try vkCheck(vkResetFences(vk.device, 1, &fence), "vkResetFences")
     }
 

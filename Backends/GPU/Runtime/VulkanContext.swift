@@ -29,8 +29,6 @@ final class VulkanContext: @unchecked Sendable {
     let limits: VkPhysicalDeviceLimits
     /// The device's name (`llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H200`).
     let deviceName: String
-    /// Whether out-of-bounds shader accesses are made safe (robustBufferAccess is enabled).
-    let robustBufferAccess: Bool
     /// Serializes queue submissions (a VkQueue needs external synchronization).
     private let queueMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
@@ -61,20 +59,24 @@ final class VulkanContext: @unchecked Sendable {
             var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
             vkGetPhysicalDeviceQueueFamilyProperties(d, &familyCount, &families)
             guard let family = families.firstIndex(where: { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }) else { continue }
+            // robustBufferAccess keeps a shader's out-of-range access inside its buffer: the
+            // payload's push constants are not all checkable on the host, so it is required.
+            var supported = VkPhysicalDeviceFeatures()
+            vkGetPhysicalDeviceFeatures(d, &supported)
+            guard supported.robustBufferAccess != 0 else { continue }
             var properties = VkPhysicalDeviceProperties()
             vkGetPhysicalDeviceProperties(d, &properties)
             candidates.append((d, UInt32(family), properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU))
         }
         guard let chosen = candidates.first(where: { !$0.isCPU }) ?? candidates.first else {
             vkDestroyInstance(instance, nil)
-            throw GPURuntimeError(.unavailable, "no Vulkan device with a compute queue (\(count) devices found)")
+            throw GPURuntimeError(.unavailable, "no Vulkan device with a compute queue and robustBufferAccess "
+                                  + "(\(count) devices found)")
         }
         var properties = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(chosen.device, &properties)
-        var supported = VkPhysicalDeviceFeatures()
-        vkGetPhysicalDeviceFeatures(chosen.device, &supported)
         var features = VkPhysicalDeviceFeatures()
-        features.robustBufferAccess = supported.robustBufferAccess
+        features.robustBufferAccess = VkBool32(VK_TRUE)
         var priority: Float = 1
         var queueInfo = VkDeviceQueueCreateInfo()
         queueInfo.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
@@ -117,7 +119,6 @@ final class VulkanContext: @unchecked Sendable {
         self.deviceName = withUnsafeBytes(of: properties.deviceName) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        self.robustBufferAccess = supported.robustBufferAccess != 0
         pthread_mutex_init(queueMutex, nil)
     }
 

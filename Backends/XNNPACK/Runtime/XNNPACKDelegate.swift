@@ -16,6 +16,9 @@ final class XNNPACKDelegate {
     struct Boundary {
         var bytes: Int
         var isInput: Bool
+        /// The Kiln tensor the argument must be: its dims (XNNPACK's, un-permuted) and dtype.
+        var shape: [Int]
+        var dtype: DType
         /// Set when XNNPACK sees the argument with permuted dims: the copy, and XNNPACK's buffer.
         var transposer: LayoutTransposer?
         var scratch: UnsafeMutableRawPointer?
@@ -95,11 +98,19 @@ final class XNNPACKDelegate {
         for (i, index) in externalIndices.enumerated() {
             let v = payload.values[Int(index)]
             let isInput = i < payload.inputs.count
-            var boundary = Boundary(bytes: v.byteCount, isInput: isInput)
-            if !v.permutation.isEmpty && v.permutation != Array(0..<v.dims.count) {
-                // v.dims are XNNPACK's (permuted) dims; the Kiln tensor's dims are their inverse.
-                var kilnDims = [Int](repeating: 0, count: v.dims.count)
-                for (j, p) in v.permutation.enumerated() { kilnDims[p] = v.dims[j] }
+            // v.dims are XNNPACK's (possibly permuted) dims; the Kiln tensor's dims are their inverse.
+            let permuted = !v.permutation.isEmpty && v.permutation != Array(0..<v.dims.count)
+            var kilnDims = v.dims
+            if permuted { for (j, p) in v.permutation.enumerated() { kilnDims[p] = v.dims[j] } }
+            let dtype: DType
+            switch v.datatype {
+            case .fp32: dtype = .float32
+            case .qint8, .qcint8: dtype = .int8
+            case .quint8: dtype = .uint8
+            case .qint32, .qcint32: dtype = .int32
+            }
+            var boundary = Boundary(bytes: v.byteCount, isInput: isInput, shape: kilnDims, dtype: dtype)
+            if permuted {
                 boundary.transposer = LayoutTransposer(sourceDims: kilnDims, permutation: v.permutation, inverse: !isInput,
                                                        elementSize: v.datatype.elementSize)
                 boundary.scratch = .allocate(byteCount: max(v.byteCount, 1) + 16, alignment: 64)
@@ -138,9 +149,9 @@ final class XNNPACKDelegate {
                 throw XNNPACKError(.arguments, "argument \(i) (value \(arguments.valueIndices[i])) is not a tensor")
             }
             let boundary = boundaries[i]
-            guard t.byteCount == boundary.bytes else {
-                throw XNNPACKError(.arguments, "argument \(i) (value \(arguments.valueIndices[i])) has \(t.byteCount) bytes, "
-                                       + "the payload expects \(boundary.bytes)")
+            guard t.byteCount == boundary.bytes, t.dtype == boundary.dtype, t.shape == boundary.shape else {
+                throw XNNPACKError(.arguments, "argument \(i) (value \(arguments.valueIndices[i])) is \(t), "
+                                       + "the payload expects \(boundary.dtype)\(boundary.shape)")
             }
             for (d, order) in t.dimOrder.enumerated() where d != order {
                 throw XNNPACKError(.arguments, "argument \(i) (value \(arguments.valueIndices[i])) is not contiguous")
