@@ -29,7 +29,7 @@ struct BackendSelection {
     /// The registered backends `text` names. With `needsCompiler`, a named backend without a
     /// compiler is an error ("npu: no compiler in this build") and `auto` skips such backends.
     static func resolve(_ text: String, needsCompiler: Bool) throws -> BackendSelection {
-        try KilnBackends.registerAll()
+        KilnBackends.registerAll()
         let names = split(text)
         if names == ["auto"] {
             let all = BackendCatalog.shared.all

@@ -1,6 +1,5 @@
 import GPUCompiler
 import GPURuntime
-import KilnBackendDescriptors
 import KilnPartition
 import KilnRuntime
 import NPUCompiler
@@ -13,9 +12,9 @@ import XNNPACKRuntime
 /// until its compiler exists, its descriptor alone.
 enum KilnBackends {
     /// Registers every backend once; later calls do nothing.
-    static func registerAll() throws(PartitionError) {
-        guard !registered.value else { return }
-        registered.value = true
+    static func registerAll() { _ = registration }
+
+    private static let registration: Void = {
         let catalog = BackendCatalog.shared
         let xnnpack = XNNPACKRuntime()
         catalog.register(XNNPACKCompiler()) { xnnpack.isAvailable ? nil : "xnn_initialize fails on this CPU" }
@@ -25,16 +24,5 @@ enum KilnBackends {
         BackendRegistry.shared.register(NPURuntime())
         catalog.register(GPUCompiler(), unavailableReason: { GPURuntime.unavailableReason })
         BackendRegistry.shared.register(GPURuntime())
-    }
-
-    /// The embedded descriptor at `path`, parsed and validated.
-    static func descriptor(_ path: String) throws(PartitionError) -> BackendDescriptor {
-        guard let json = EmbeddedDescriptors.json(at: path) else {
-            throw PartitionError(.descriptor, "this build embeds no descriptor at \(path)")
-        }
-        return try BackendDescriptor.parse(json, file: path)
-    }
-
-    private final class Flag: @unchecked Sendable { var value = false }
-    private static let registered = Flag()
+    }()
 }

@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try KilnBackends.registerAll()
+            KilnBackends.registerAll()
             let progress = Progress(enabled: isatty(2) != 0)
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()

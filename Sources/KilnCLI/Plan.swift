@@ -114,7 +114,7 @@ struct ListBackends: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try KilnBackends.registerAll()
+            KilnBackends.registerAll()
             guard let name else {
                 let entries = BackendCatalog.shared.all
                 if json {
@@ -131,7 +131,7 @@ struct ListBackends: ParsableCommand {
                     let d = e.descriptor
                     let compiler = e.compiler == nil ? "descriptor only (no compiler in this build)" : "compiler"
                     let runtime = e.unavailableReason().map { "unavailable: \($0)" } ?? "available"
-                    print("\(d.name.padding(9)) \(d.kind.rawValue)  id \(d.id)  \(d.ops.count) ops  \(compiler); runtime \(runtime)")
+                    print("\(padded(d.name, 9)) \(d.kind.rawValue)  id \(d.id)  \(d.ops.count) ops  \(compiler); runtime \(runtime)")
                     print("          \(d.summary)")
                 }
                 return
@@ -158,7 +158,7 @@ struct ListBackends: ParsableCommand {
             var accepts: [String] = []
             if !op.dtypes.isEmpty { accepts.append(op.dtypes.map(\.longName).joined(separator: ", ")) }
             if !op.quantized.isEmpty { accepts.append("quantized " + op.quantized.map(\.description).joined(separator: ", ")) }
-            var line = "    \(op.op.padding(30)) \(accepts.joined(separator: "; "))"
+            var line = "    \(padded(op.op, 30)) \(accepts.joined(separator: "; "))"
             let own = limits(op.limits)
             if own != limits(d.limits), !own.isEmpty { line += "; \(own)" }
             if !op.constantOperands.isEmpty { line += "; constant \(op.constantOperands.joined(separator: ", "))" }
@@ -227,9 +227,4 @@ struct ListBackends: ParsableCommand {
             })),
         ])
     }
-}
-
-extension String {
-    /// The string, padded with spaces on the right to `width` characters.
-    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -38,7 +38,7 @@ struct QuantizeOptions: ParsableArguments {
             }
             return
         }
-        try? KilnBackends.registerAll()  // backends add presets (npu: 8a8w, 16a8w)
+        KilnBackends.registerAll()  // backends add presets (npu: 8a8w, 16a8w)
         let scheme: QuantizationScheme
         do { scheme = try QuantizationSchemes.parse(quantize) } catch { throw ValidationError(error.message) }
         if scheme.needsCalibration && calibration == nil {
@@ -172,7 +172,7 @@ enum QuantizationReportText {
         var out = "quantization \(r.scheme): \(r.calibrationSamples) calibration samples, \(r.heldOutSamples) held-out\n"
         out += "tensors (SQNR vs f32 on \(r.measuredOn ?? "no") samples):\n"
         for t in r.tensors {
-            out += "  \(t.role.padding(8)) %\(t.name)  \(t.spec)  scales \(summary(t.scales))  zero points "
+            out += "  \(padded(t.role, 8)) %\(t.name)  \(t.spec)  scales \(summary(t.scales))  zero points "
                 + "\(summary(t.zeroPoints))  SQNR \(db(t.sqnr))\n"
         }
         out += "outputs of quantized nodes:\n"

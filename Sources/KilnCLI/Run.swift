@@ -42,7 +42,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try KilnBackends.registerAll()
+            KilnBackends.registerAll()
             let program = try Program.load(path: file)
             let runnable = try program.method(method, threads: threads, prepacksWeights: !noPrepack)
             try MethodInputs.bind(files: input, to: runnable, programPath: file)

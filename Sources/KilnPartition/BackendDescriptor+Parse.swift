@@ -2,6 +2,18 @@ import KilnOps
 import KilnTensor
 
 extension BackendDescriptor {
+    /// A backend's own descriptor, embedded in the build (`EmbeddedDescriptors.json(at: path)`,
+    /// written by scripts/backends/embed_descriptors.sh, which scripts/test.sh checks is current):
+    /// a missing or invalid one is a broken build, so it stops with a message saying how to mend it.
+    public static func embedded(_ json: String?, file path: String) -> BackendDescriptor {
+        guard let json else {
+            preconditionFailure("this build embeds no \(path); run scripts/backends/embed_descriptors.sh")
+        }
+        do { return try parse(json, file: path) } catch {
+            preconditionFailure("the embedded \(path) does not validate: \(error)")
+        }
+    }
+
     /// Parses and validates a descriptor: every member known and of the right kind, the id and
     /// name valid, every op in the op table, every dtype known, every attribute limit naming a
     /// parameter of its op, every figure positive.

@@ -125,6 +125,16 @@ public enum Lowering {
 
         var b = GraphBuilder(name: graph.name)
         var map: [ValueID: ValueID] = [:]
+        /// The rebuilt value of `id`; a value never defined in the new graph is an error, not an
+        /// old-graph id passed on.
+        func mapped(_ id: ValueID) throws(PartitionError) -> ValueID {
+            guard let new = map[id] else {
+                throw PartitionError(.graph, "cannot rebuild the graph with its delegates: %\(graph[id].name) has no "
+                                     + "definition before its first use (a constant without data, or a plan that does "
+                                     + "not match the graph)")
+            }
+            return new
+        }
         do {
             for s in graph.symbols { b.symbol(s.name, range: s.range) }
             for id in graph.inputs { map[id] = try b.input(graph[id].name, graph.type(of: id)) }
@@ -139,7 +149,7 @@ public enum Lowering {
                 switch items[index] {
                 case .node(let n):
                     let node = graph.nodes[n]
-                    let arguments = node.arguments.map { $0.map { map[$0] ?? $0 } }
+                    let arguments = try node.arguments.map { argument in try argument.map { id in try mapped(id) } }
                     let results = try b.append(node.op, arguments: arguments, resultNames: node.results.map { graph[$0].name },
                                                resultTypes: node.results.map(graph.type(of:)), debugHandle: node.debugHandle,
                                                location: node.location)
@@ -151,7 +161,8 @@ public enum Lowering {
                     let types = partition.outputs.map(graph.type(of:))
                     let results = try b.append(
                         .delegateCall(results: types),
-                        arguments: [.tensorList(partition.inputs.map { map[$0] ?? $0 }), .int(index)],
+                        arguments: [.tensorList(try partition.inputs.map { id throws(PartitionError) in try mapped(id) }),
+                                    .int(index)],
                         resultNames: partition.outputs.map { graph[$0].name }, resultTypes: types,
                         debugHandle: nextHandle, location: SourceLocation("\(partition.backend) partition \(partition.id)"))
                     nextHandle += 1
@@ -160,8 +171,10 @@ public enum Lowering {
                     for (old, new) in zip(partition.outputs, results) { map[old] = new }
                 }
             }
-            b.output(graph.outputs.map { map[$0] ?? $0 })
+            b.output(try graph.outputs.map { id throws(PartitionError) in try mapped(id) })
             return try b.finish()
+        } catch let error as PartitionError {
+            throw error
         } catch {
             throw PartitionError(.graph, "cannot rebuild the graph with its delegates: \(error)")
         }

@@ -110,7 +110,8 @@ public struct PreparedModel: Sendable {
                 let tensor: Tensor?
                 if let i = graph.inputs.firstIndex(of: id) { tensor = sample[i] } else { tensor = evaluation.intermediates[id] }
                 guard let tensor, tensor.dtype == .float32 else { continue }
-                observers[r]!.observe(tensor.isContiguous ? tensor : (try? contiguous(tensor)) ?? tensor)
+                // Contiguous: the evaluator binds only row-major inputs, and its results are row-major.
+                observers[r]!.observe(tensor)
             }
             samplesSeen += 1
             progress(n + 1, samples.count)
@@ -124,9 +125,4 @@ public struct PreparedModel: Sendable {
         guard let spec = specs[r], let observer = observers[r] else { return nil }
         return (observer.qparams(for: spec), spec)
     }
-}
-
-/// A contiguous copy of `t` (evaluator results are contiguous; inputs may not be).
-private func contiguous(_ t: Tensor) throws -> Tensor {
-    try Tensor(t.floatValues(), shape: t.shape)
 }

@@ -2,7 +2,7 @@
 
 Writes, for each Example, DIR/<model>/calibration/NNN/input_0.npy (32 samples) and
 DIR/<model>/held_out/NNN/input_0.npy (8 samples): standard normal f32 inputs shaped like the
-Example's input, each sample from its own seeded stream, so reruns give identical bytes.
+Example's input (Examples/NAME/input.npy), each sample from its own seeded stream, so reruns give identical bytes.
 (The KilnQuant tests draw the same kind of samples in memory; see Tests/KilnQuantTests/Support.swift.)
 
 Run: python3 scripts/quant/make_samples.py [DIR]      (DIR defaults to out/samples)
@@ -15,14 +15,17 @@ import zlib
 
 import numpy as np
 
-SHAPES = {"mlp": (1, 256), "cnn": (1, 3, 64, 64), "decoder_block": (1, 32, 256)}
+MODELS = ["mlp", "cnn", "decoder_block"]
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Examples")
 SPLITS = {"calibration": 32, "held_out": 8}
 SEED = 20250101
 
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join("out", "samples")
-    for model, shape in SHAPES.items():
+    for model in MODELS:
+        # Shaped like the Example's own input (Examples/NAME/input.npy).
+        shape = np.load(os.path.join(EXAMPLES, model, "input.npy")).shape
         for split, count in SPLITS.items():
             for n in range(count):
                 stream = zlib.crc32(f"{model}/{split}/{n}".encode())

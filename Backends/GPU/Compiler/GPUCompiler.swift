@@ -22,11 +22,7 @@ public struct GPUCompiler: BackendCompiler {
 
     /// The compiler with the embedded `Backends/GPU/descriptor.json`.
     public init() {
-        guard let json = EmbeddedDescriptors.json(at: Self.descriptorPath),
-              let parsed = try? BackendDescriptor.parse(json, file: Self.descriptorPath) else {
-            preconditionFailure("this build embeds no valid \(Self.descriptorPath); run scripts/backends/embed_descriptors.sh")
-        }
-        descriptor = parsed
+        descriptor = .embedded(EmbeddedDescriptors.json(at: Self.descriptorPath), file: Self.descriptorPath)
     }
 
     /// The ops with a GPU lowering (what the descriptor lists).

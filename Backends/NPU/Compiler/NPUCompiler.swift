@@ -22,8 +22,7 @@ public struct NPUCompiler: BackendCompiler {
     /// - Parameter sramBytes: on-chip bytes to tile for, at most ``NPUMachine/sramBytes``.
     public init(sramBytes: Int = NPUMachine.sramBytes) {
         let path = "Backends/NPU/descriptor.json"
-        // The descriptor is embedded at build time and checked by scripts/test.sh.
-        descriptor = try! BackendDescriptor.parse(EmbeddedDescriptors.json(at: path)!, file: path)
+        descriptor = .embedded(EmbeddedDescriptors.json(at: path), file: path)
         self.sramBytes = min(max(sramBytes, 256), NPUMachine.sramBytes)
     }
 

@@ -20,12 +20,7 @@ public struct XNNPACKCompiler: BackendCompiler {
 
     /// The compiler with the embedded descriptor.
     public init() {
-        guard let json = EmbeddedDescriptors.json(at: Self.descriptorPath),
-              let descriptor = try? BackendDescriptor.parse(json, file: Self.descriptorPath) else {
-            // The embedded descriptor is checked by scripts/backends/embed_descriptors.sh and a test.
-            preconditionFailure("the build embeds no valid \(Self.descriptorPath)")
-        }
-        self.descriptor = descriptor
+        descriptor = .embedded(EmbeddedDescriptors.json(at: Self.descriptorPath), file: Self.descriptorPath)
     }
 
     /// Lowers `partition` to an XNNPACK payload; weights become named data `xnnpack/p<id>/<name>...`.
