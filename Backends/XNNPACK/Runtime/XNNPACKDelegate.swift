@@ -25,7 +25,6 @@ final class XNNPACKDelegate {
     }
 
     private let runtime: xnn_runtime_t
-    private let threadpool: pthreadpool_t?
     private let externals: UnsafeMutablePointer<xnn_external_value>
     private let boundaries: [Boundary]
     /// False until `xnn_setup_runtime` has run with the pointers now in ``externals``.
@@ -80,11 +79,9 @@ final class XNNPACKDelegate {
 
         let (subgraph, _) = try Self.defineOrFree(payload, data, owned, channelScales)
         defer { xnn_delete_subgraph(subgraph) }
-        threadpool = threads > 1 ? pthreadpool_create(threads) : nil
         var created: xnn_runtime_t?
-        let status = xnn_create_runtime_v2(subgraph, threadpool, 0, &created)
+        let status = xnn_create_runtime_v2(subgraph, XNNPACKLibrary.threadpool(threads: threads), 0, &created)
         guard status == xnn_status_success, let runtime = created else {
-            if let pool = threadpool { pthreadpool_destroy(pool) }
             owned.forEach { $0.deallocate() }
             throw XNNPACKError(.library, "xnn_create_runtime_v2: \(describe(status))")
         }
@@ -133,7 +130,6 @@ final class XNNPACKDelegate {
 
     deinit {
         xnn_delete_runtime(runtime)
-        if let pool = threadpool { pthreadpool_destroy(pool) }
         for b in boundaries { b.scratch?.deallocate() }
         externals.deallocate()
         ownedConstants.forEach { $0.deallocate() }

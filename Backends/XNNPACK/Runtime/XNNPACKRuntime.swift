@@ -7,11 +7,12 @@ import CXNNPACK
 import KilnPTE
 import KilnRuntime
 import KilnTensor
+import Synchronization
 import XNNPACKSchema
 
 /// The XNNPACK CPU backend's runtime: runs the delegates `XNNPACKCompiler` wrote on Debian's
 /// libxnnpack. `initialize` decodes the payload, defines the subgraph, packs the weights and
-/// creates the XNNPACK runtime once (on a pthreadpool of the method's thread count); `execute`
+/// creates the XNNPACK runtime once (on the shared pthreadpool of the method's thread count); `execute`
 /// converts layouts at the boundary where the compiler asked for it, points XNNPACK at the
 /// arguments (`xnn_setup_runtime`) and invokes it.
 ///
@@ -66,4 +67,24 @@ enum XNNPACKLibrary {
     }()
 
     static func initialize() -> String? { status }
+
+    /// The process's pthreadpool of `threads` threads (nil for one thread: XNNPACK then runs on
+    /// the caller), made on first use and shared by every delegate, so a method with several
+    /// XNNPACK partitions starts one pool, not one per partition. pthreadpool serializes calls
+    /// made from several threads at once.
+    static func threadpool(threads: Int) -> pthreadpool_t? {
+        guard threads > 1 else { return nil }
+        return pools.withLock { pools in
+            if let pool = pools[threads] { return pool.pointer }
+            guard let pointer = pthreadpool_create(threads) else { return nil }
+            pools[threads] = Pool(pointer: pointer)
+            return pointer
+        }
+    }
+
+    private struct Pool: @unchecked Sendable {
+        let pointer: pthreadpool_t
+    }
+
+    private static let pools = Mutex<[Int: Pool]>([:])
 }
