@@ -71,7 +71,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             KilnBackends.registerAll()
-            let progress = Progress(enabled: isatty(2) != 0)
+            let progress = Progress("bench")
             let residentBefore = residentMemory()
             var start = monotonicNanoseconds()
             let program = try Program.load(path: file)
@@ -268,22 +268,32 @@ struct ProfileTable {
     }
 }
 
-/// Progress on standard error, redrawn in place at most ten times a second; off when standard
-/// error is not a terminal.
+/// Progress on standard error, `[kiln <command>] message`, redrawn in place at most ten times a
+/// second (and always when `force`, for a last step); off when standard error is not a terminal.
 final class Progress {
     private let enabled: Bool
+    private let label: String
     private var lastDraw: UInt64 = 0
     private var drawn = false
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(_ command: String, enabled: Bool = isatty(2) != 0) {
+        self.enabled = enabled
+        label = "[kiln \(command)]"
+    }
 
-    func show(_ message: @autoclosure () -> String) {
+    func show(_ message: @autoclosure () -> String, force: Bool = false) {
         guard enabled else { return }
         let now = monotonicNanoseconds()
-        guard now - lastDraw >= 100_000_000 else { return }
+        guard force || now - lastDraw >= 100_000_000 else { return }
         lastDraw = now
         drawn = true
-        printError("\r\u{1B}[K[kiln bench] \(message())", newline: false)
+        printError("\r\u{1B}[K\(label) \(message())", newline: false)
+    }
+
+    /// A bar of `done` out of `total` (30 characters).
+    static func bar(_ done: Int, of total: Int) -> String {
+        let width = 30, filled = total > 0 ? min(done, total) * width / total : 0
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
     }
 
     func clear() {

@@ -57,14 +57,15 @@ struct QuantizeOptions: ParsableArguments {
         let scheme = try QuantizationSchemes.parse(quantize)
         let calibrationSamples = try calibration.map { try SampleFolder.read($0, inputs: graph.inputs.count) } ?? []
         let heldOut = try evalSamples.map { try SampleFolder.read($0, inputs: graph.inputs.count) }
-        let bar = ProgressBar(enabled: isatty(2) != 0)
+        let progress = Progress("quantize")
         let quantizer: any Quantizer = quantizers.flatMap { $0.isEmpty ? nil : ComposedQuantizer($0) } ?? scheme.quantizer
         let (quantized, report) = try KilnQuant.quantize(graph, quantizer: quantizer, name: scheme.name,
                                                          calibration: calibrationSamples,
                                                          heldOut: heldOut) { phase, done, total in
-            bar.show(phase.rawValue, done, total)
+            guard total > 0 else { return }
+            progress.show("\(phase.rawValue) \(Progress.bar(done, of: total)) \(done)/\(total) samples", force: done == total)
         }
-        bar.clear()
+        progress.clear()
         dump?(KIRPrinter.print(quantized))
         return (quantized, report)
     }
@@ -127,32 +128,6 @@ enum SampleFolder {
         return try names.sorted().map { sample in
             try MethodInputs.read((0..<inputs).map { "\(path)/\(sample)/input_\($0).npy" })
         }
-    }
-}
-
-/// A progress bar over samples on standard error, redrawn at most ten times a second; off when
-/// standard error is not a terminal.
-final class ProgressBar {
-    private let enabled: Bool
-    private var lastDraw: UInt64 = 0
-    private var drawn = false
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func show(_ phase: String, _ done: Int, _ total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = monotonicNanoseconds()
-        guard done == total || now - lastDraw >= 100_000_000 else { return }
-        lastDraw = now
-        drawn = true
-        let width = 30, filled = done * width / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        printError("\r\u{1B}[K[kiln quantize] \(phase) [\(bar)] \(done)/\(total) samples", newline: false)
-    }
-
-    func clear() {
-        guard drawn else { return }
-        printError("\r\u{1B}[K", newline: false)
     }
 }
 
