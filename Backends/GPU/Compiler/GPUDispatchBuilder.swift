@@ -29,12 +29,8 @@ struct GPUDispatchBuilder {
 
     /// The static shape of `v`.
     func shape(_ v: ValueID) throws(GPUCompilerError) -> [Int] {
-        var dims: [Int] = []
-        for d in graph.type(of: v).shape {
-            guard let s = d.staticValue else {
-                throw GPUCompilerError(.unsupportedOperand, "\(subject): %\(graph[v].name) has a symbolic shape")
-            }
-            dims.append(s)
+        guard let dims = graph.type(of: v).staticShape else {
+            throw GPUCompilerError(.unsupportedOperand, "\(subject): %\(graph[v].name) has a symbolic shape")
         }
         return dims
     }

@@ -1,5 +1,6 @@
 import KilnIR
 import KilnOps
+import KilnTensor
 
 /// Where each value of a partition lives in the delegate's one device buffer, in floats:
 /// weights first (uploaded once, never reused), then the activations (inputs, outputs,
@@ -90,13 +91,12 @@ struct GPUMemoryPlan {
     static func aligned(_ n: Int) -> Int { max(alignment, (n + alignment - 1) / alignment * alignment) }
 
     static func elementCount(_ graph: Graph, _ v: ValueID) throws(GPUCompilerError) -> Int {
-        var n = 1
-        for d in graph.type(of: v).shape {
-            guard let s = d.staticValue else {
-                throw GPUCompilerError(.unsupportedOperand, "%\(graph[v].name) has a symbolic shape \(graph.type(of: v)); "
-                                       + "the GPU backend plans memory for static shapes")
-            }
-            n *= s
+        guard let shape = graph.type(of: v).staticShape else {
+            throw GPUCompilerError(.unsupportedOperand, "%\(graph[v].name) has a symbolic shape \(graph.type(of: v)); "
+                                   + "the GPU backend plans memory for static shapes")
+        }
+        guard let n = try? Shape.elementCount(shape) else {
+            throw GPUCompilerError(.unsupportedOperand, "%\(graph[v].name) (\(graph.type(of: v))) has too many elements")
         }
         return n
     }
