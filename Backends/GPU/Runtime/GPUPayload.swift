@@ -51,8 +51,8 @@ public struct GPUPayload: Sendable {
     public init(decoding bytes: UnsafeRawBufferPointer) throws(GPURuntimeError) {
         do {
             guard bytes.count >= 8 else { throw GPURuntimeError(.invalidPayload, "payload of \(bytes.count) bytes is too short") }
-            let id = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[4..<8]), as: UTF8.self)
-            guard id == Self.identifier else {
+            guard FBTable.hasIdentifier(Self.identifier, in: bytes) else {
+                let id = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[4..<8]), as: UTF8.self)
                 throw GPURuntimeError(.invalidPayload, "payload identifier is '\(id)', expected '\(Self.identifier)'")
             }
             let root = try FBTable.root(of: bytes)

@@ -99,7 +99,7 @@ extension NPUProgram {
     }
 
     private static func read(_ bytes: UnsafeRawBufferPointer) throws -> NPUProgram {
-        guard bytes.count >= 8, Array(bytes[4..<8]) == Array(fileIdentifier.utf8) else {
+        guard FBTable.hasIdentifier(fileIdentifier, in: bytes) else {
             throw NPUError("payload is not an NPU program (no '\(fileIdentifier)' identifier)")
         }
         let root = try FBTable.root(of: bytes)

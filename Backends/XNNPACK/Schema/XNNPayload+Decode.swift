@@ -10,7 +10,7 @@ extension XNNPayload {
     ///
     /// - Throws: ``XNNPACKError`` `.payload` naming the node, value or field at fault.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(XNNPACKError) -> XNNPayload {
-        guard bytes.count >= 8, Array(bytes[4..<8]) == Array(fileIdentifier.utf8) else {
+        guard FBTable.hasIdentifier(fileIdentifier, in: bytes) else {
             throw XNNPACKError(.payload, "the payload (\(bytes.count) bytes) does not carry the identifier \(fileIdentifier)")
         }
         do {

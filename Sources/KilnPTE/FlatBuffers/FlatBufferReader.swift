@@ -113,6 +113,12 @@ public struct FBTable {
         self.tableSize = tableSize
     }
 
+    /// Whether `buffer` carries the 4-character file identifier `identifier` (bytes 4..<8), as
+    /// FlatBuffers writes it after the root offset.
+    public static func hasIdentifier(_ identifier: String, in buffer: UnsafeRawBufferPointer) -> Bool {
+        buffer.count >= 8 && buffer[4..<8].elementsEqual(identifier.utf8)
+    }
+
     /// The root table: the one the buffer's first four bytes refer to.
     public static func root(of buffer: UnsafeRawBufferPointer) throws(PTEError) -> FBTable {
         let position = try FBBounds.follow(buffer, at: 0, "root table")
