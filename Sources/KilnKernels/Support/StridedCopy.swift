@@ -15,14 +15,14 @@ import Darwin
 /// // (each of the three a buffer, such as from withTemporaryInts).
 /// StridedCopy.copy(shape: [3, 2], elementSize: 4, from: x, strides: [1, 3], to: out, strides: [2, 1])
 /// ```
-public enum StridedCopy {
+enum StridedCopy {
     /// Copies every element of `shape` from `source` at `sourceStrides` to `destination` at
     /// `destinationStrides`; each element is `elementSize` bytes.
     ///
     /// Dims of size 1 are dropped and dims that are contiguous in both layouts are merged first,
     /// so a copy that is contiguous on both sides is one `memcpy`. The merged dims and the
     /// odometer live on the stack: the copy allocates nothing.
-    public static func copy(shape: UnsafeBufferPointer<Int>, elementSize: Int,
+    static func copy(shape: UnsafeBufferPointer<Int>, elementSize: Int,
                      from source: UnsafeRawPointer, strides sourceStrides: UnsafeBufferPointer<Int>,
                      to destination: UnsafeMutableRawPointer, strides destinationStrides: UnsafeBufferPointer<Int>) {
         precondition(shape.count == sourceStrides.count && shape.count == destinationStrides.count,
